@@ -1,0 +1,98 @@
+#include "base/fault_env.h"
+
+namespace tranship {
+namespace {
+
+class FaultWritableFile final : public WritableFile {
+ public:
+  FaultWritableFile(FaultInjectionEnv* env, std::unique_ptr<WritableFile> base)
+      : env_(env), base_(std::move(base)) {}
+
+  Status Append(Bytes data) override {
+    if (!env_->ConsumeSpace(data.size())) {
+      return Status::NoSpace("write " + base_->path() + ": No space left on device");
+    }
+    return base_->Append(data);
+  }
+  Status Sync() override {
+    if (!env_->ConsumeSpace(0)) {
+      return Status::NoSpace("fdatasync " + base_->path() + ": No space left on device");
+    }
+    Status s = base_->Sync();
+    if (s.ok()) env_->RecordSynced(base_->path(), base_->Size());
+    return s;
+  }
+  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+  Status Close() override { return base_->Close(); }
+  uint64_t Size() const override { return base_->Size(); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  FaultInjectionEnv* env_;
+  std::unique_ptr<WritableFile> base_;
+};
+
+}  // namespace
+
+bool FaultInjectionEnv::ConsumeSpace(size_t n) {
+  if (no_space_.load()) return false;
+  int64_t left = space_left_.load();
+  while (true) {
+    if (left < static_cast<int64_t>(n)) {
+      no_space_.store(true);
+      return false;
+    }
+    if (space_left_.compare_exchange_weak(left, left - static_cast<int64_t>(n))) return true;
+  }
+}
+
+void FaultInjectionEnv::RecordSynced(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  synced_size_[path] = size;
+}
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(
+    const std::string& path, bool truncate) {
+  auto f = base_->NewWritableFile(path, truncate);
+  if (!f.ok()) return f.status();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // A file that existed before we opened it counts as synced up to its current size.
+    if (truncate || !synced_size_.count(path)) synced_size_[path] = (*f)->Size();
+  }
+  return std::unique_ptr<WritableFile>(new FaultWritableFile(this, std::move(*f)));
+}
+
+Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    synced_size_.erase(path);
+  }
+  return base_->RemoveFile(path);
+}
+
+Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+  Status s = base_->RenameFile(from, to);
+  if (s.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = synced_size_.find(from);
+    if (it != synced_size_.end()) {
+      synced_size_[to] = it->second;
+      synced_size_.erase(it);
+    }
+  }
+  return s;
+}
+
+Status FaultInjectionEnv::DropUnsyncedData() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [path, size] : synced_size_) {
+    if (!base_->FileExists(path)) continue;
+    auto f = base_->NewWritableFile(path, false);
+    if (!f.ok()) return f.status();
+    if ((*f)->Size() > size) TRANSHIP_RETURN_IF_ERROR((*f)->Truncate(size));
+  }
+  return Status::OK();
+}
+
+}  // namespace tranship

@@ -1,0 +1,62 @@
+#pragma once
+// An Env wrapper for crash and disk-full tests. It forwards to a real Env and can:
+//  - fail appends and syncs with ENOSPC (nothing is written), as a full disk does;
+//  - simulate a power cut: DropUnsyncedData() cuts every file it opened for writing
+//    back to the size it had at its last successful Sync().
+// Operators never see it; tests and the chaos suite use it.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/env.h"
+
+namespace tranship {
+
+class FaultInjectionEnv final : public Env {
+ public:
+  explicit FaultInjectionEnv(Env* base) : base_(base) {}
+
+  // While set, Append and Sync on every file fail with kNoSpace and write nothing.
+  void SetNoSpace(bool on) { no_space_.store(on); }
+  // Allows `bytes` more appended bytes in total, then behaves as SetNoSpace(true).
+  void SetSpaceLeft(int64_t bytes) { space_left_.store(bytes); }
+  // Cuts every written file back to its last synced size.
+  Status DropUnsyncedData();
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        bool truncate) override;
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) override {
+    return base_->NewRandomAccessFile(path);
+  }
+  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
+  Result<uint64_t> GetFileSize(const std::string& path) override {
+    return base_->GetFileSize(path);
+  }
+  Result<std::vector<std::string>> GetChildren(const std::string& dir) override {
+    return base_->GetChildren(dir);
+  }
+  Status RemoveFile(const std::string& path) override;
+  Status RenameFile(const std::string& from, const std::string& to) override;
+  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return base_->LockFile(path);
+  }
+
+  // Used by the wrapped files.
+  bool ConsumeSpace(size_t n);
+  void RecordSynced(const std::string& path, uint64_t size);
+
+ private:
+  Env* base_;
+  std::atomic<bool> no_space_{false};
+  std::atomic<int64_t> space_left_{INT64_MAX};
+  std::mutex mu_;
+  std::map<std::string, uint64_t> synced_size_;  // path -> size at last sync
+};
+
+}  // namespace tranship

@@ -1,0 +1,122 @@
+#pragma once
+// The stone's storage engine: an in-memory ordered key/value state made durable by
+// tranlogs and checkpoints.
+//
+// Commits go through one log-writer thread that batches every transaction queued while
+// the previous batch was being synced (group commit): one write and one fdatasync per
+// batch. A transaction's writes become visible to readers, and its caller is answered,
+// only after its record is durable. Checkpoints write the whole state to
+// extent/extent0.dbf (new file, fsync, rename, fsync dir) with the tranlog position to
+// replay from; recovery loads the extent and replays the tranlogs after it, cutting a
+// torn tail off the newest file.
+//
+// Thread-safety: every public method may be called from any thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "engine/transaction.h"
+#include "engine/types.h"
+
+namespace tranship {
+
+struct EngineOptions {
+  std::string extent_dir;                  // holds extent0.dbf, the lock and the markers
+  std::vector<std::string> tranlog_dirs;   // used as a circular list: file N goes to
+                                           // tranlog_dirs[(N - 1) % size]
+  std::string tranlog_prefix = "tranlog";
+  uint64_t tranlog_size_bytes = 100ull << 20;  // rotate once a file reaches this size
+  uint32_t checkpoint_interval_s = 300;        // 0: only explicit and clean-stop checkpoints
+  bool restore_mode = false;                   // no writes accepted (startstone -R)
+  Env* env = nullptr;                          // nullptr: Env::Default()
+};
+
+struct ReadResult {
+  bool found = false;
+  std::string value;
+  uint64_t version = 0;  // TID of the commit that last wrote the key; 0 if absent
+};
+
+struct Digest {
+  uint64_t tid = 0;        // the state's last applied TID
+  uint64_t keys = 0;
+  std::string sha256_hex;  // SHA-256 over the sorted (key, value) pairs
+};
+
+struct TranlogFileInfo {
+  uint64_t file_id = 0;
+  std::string path;
+  uint64_t bytes = 0;
+};
+
+struct EngineStats {
+  uint64_t commits = 0;         // acknowledged commits since open
+  uint64_t conflicts = 0;
+  uint64_t batches = 0;         // group-commit batches (= fdatasyncs of tranlogs)
+  uint64_t tranlog_bytes = 0;   // bytes appended since open
+  uint64_t keys = 0;
+  uint64_t last_checkpoint_tid = 0;
+  uint64_t last_checkpoint_us = 0;
+  bool restore_mode = false;
+  bool commits_suspended = false;
+  std::string last_error;       // last commit/checkpoint failure, empty if none since
+};
+
+class Engine {
+ public:
+  using CommitCallback = std::function<void(Status status, uint64_t tid)>;
+  using DurableCallback = std::function<void(const DurableEnd& end)>;
+
+  // Creates a new repository: a new lineage, tranlog 1 beginning with a lineage-start
+  // record, and an extent. AlreadyExists if extent_dir already holds one.
+  static Status Create(const EngineOptions& options);
+
+  // Opens and recovers a repository. Takes the exclusive lock (Busy with the holder's
+  // pid if another process has it). Recovery = load the extent + replay the tranlogs
+  // after its position; without an extent, replay from tranlog 1 when all files from 1
+  // are present. After an unclean stop the newest file's torn tail is cut.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+
+  virtual ~Engine() = default;
+
+  // Clean stop: waits for queued commits, checkpoints, writes the clean-shutdown
+  // marker, releases the lock. Also done by the destructor if not called.
+  virtual Status Close() = 0;
+
+  // Queues a transaction. `done` runs exactly once, on the log-writer thread, after the
+  // record is durable and applied (ok, tid) or when it failed (Conflict, NoSpace, Busy
+  // in restore mode or while commits are suspended, ...). `done` must not block.
+  virtual void CommitAsync(TxnRequest txn, CommitCallback done) = 0;
+  // Blocking form of CommitAsync. Returns the commit's TID.
+  virtual Result<uint64_t> Commit(TxnRequest txn) = 0;
+
+  // Reads the durable state.
+  virtual ReadResult Get(std::string_view key) const = 0;
+  // Up to `limit` keys >= `start` in order.
+  virtual std::vector<std::pair<std::string, std::string>> Scan(std::string_view start,
+                                                                size_t limit) const = 0;
+
+  // Writes a checkpoint record and the extent. Returns the checkpoint's TID.
+  virtual Result<uint64_t> Checkpoint() = 0;
+  // Ends the current tranlog with a log switch and starts the next file. Returns the
+  // new file id.
+  virtual Result<uint64_t> StartNewLog() = 0;
+
+  virtual DurableEnd durable_end() const = 0;
+  // `fn` runs on the log-writer thread each time the durable end advances (and once
+  // right away with the current end). It must not block or call back into the engine.
+  virtual uint64_t Subscribe(DurableCallback fn) = 0;
+  virtual void Unsubscribe(uint64_t id) = 0;
+
+  virtual Digest ComputeDigest() const = 0;
+  virtual std::vector<TranlogFileInfo> TranlogFiles() const = 0;
+  virtual EngineStats stats() const = 0;
+};
+
+}  // namespace tranship

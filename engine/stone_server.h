@@ -1,0 +1,42 @@
+#pragma once
+// The stone server: owns an open Engine and serves the client protocol
+// (docs/client-protocol.md) on a Unix socket with a libuv loop.
+//
+// Started by the `tranship stone serve` daemon process (what startstone launches).
+// SIGTERM and SIGINT stop the loop; the caller then closes the engine (clean stop:
+// checkpoint + marker). A connection that sends garbage or an oversize message is
+// closed; other connections are not affected.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "engine/engine.h"
+
+namespace tranship {
+
+struct StoneServerOptions {
+  std::string name;          // the stone's name, reported by `info`
+  std::string socket_path;   // created with mode 0600; a stale socket file is replaced
+  bool handle_signals = true;  // stop on SIGTERM / SIGINT
+};
+
+class StoneServer {
+ public:
+  StoneServer(Engine* engine, StoneServerOptions options);
+  ~StoneServer();
+
+  // Binds the socket, calls `on_listening` once logins are accepted, then runs the loop
+  // on the calling thread until a stop signal or RequestStop(). Returns the reason it
+  // stopped as a Status (ok for a requested stop).
+  Status Run(const std::function<void()>& on_listening);
+  // Thread-safe; makes Run() return.
+  void RequestStop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tranship
