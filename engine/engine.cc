@@ -1,1 +1,560 @@
-// placeholder
+// The engine: state, the log-writer thread (group commit), checkpoints.
+//
+// Threads: callers enqueue work items; one log-writer thread takes everything queued,
+// validates and encodes the commits into one batch, writes and fdatasyncs it, applies
+// it to the state and answers the callers. Checkpoint extents are written by a
+// background thread from a copy of the state taken by the log writer, so commits do not
+// wait for the extent's disk writes.
+
+#include "engine/engine.h"
+
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/extent.h"
+#include "engine/recovery.h"
+#include "engine/tranlog_writer.h"
+
+namespace tranship {
+namespace {
+
+constexpr char kCleanMarker[] = "clean-shutdown";
+constexpr char kLockFile[] = "lock";
+
+struct WorkItem {
+  enum class Kind { kCommit, kCheckpoint, kNewLog, kStop };
+  Kind kind = Kind::kCommit;
+  TxnRequest txn;
+  Engine::CommitCallback done;                     // kCommit
+  std::function<void(Result<uint64_t>)> reply;     // control items
+};
+
+void EncodeVarintTo(EVP_MD_CTX* ctx, uint64_t v) {
+  uint8_t buf[10];
+  int n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<uint8_t>(v);
+  EVP_DigestUpdate(ctx, buf, static_cast<size_t>(n));
+}
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(const EngineOptions& o, Env* env, std::unique_ptr<FileLock> lock,
+             RecoveredState rs)
+      : opts_(o), env_(env), lock_(std::move(lock)), state_(std::move(rs.state)),
+        applied_tid_(rs.tid), writer_(std::move(rs.writer)), suspended_(rs.commits_suspended),
+        end_(rs.end) {
+    last_checkpoint_tid_ = rs.tid;
+    last_checkpoint_us_ = NowMicros();
+    thread_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~EngineImpl() override { (void)Close(); }
+
+  Status Close() override {
+    std::lock_guard<std::mutex> cl(close_mu_);
+    if (closed_) return close_status_;
+    closed_ = true;
+    std::promise<Result<uint64_t>> p;
+    auto f = p.get_future();
+    Enqueue(WorkItem{WorkItem::Kind::kStop, {}, nullptr,
+                     [&p](Result<uint64_t> r) { p.set_value(std::move(r)); }});
+    Result<uint64_t> r = f.get();
+    thread_.join();
+    JoinCheckpointThread();
+    close_status_ = r.ok() ? checkpoint_status_ : r.status();
+    if (close_status_.ok()) {
+      close_status_ = WriteFileAtomic(env_, JoinPath(opts_.extent_dir, kCleanMarker), "clean\n");
+    }
+    lock_.reset();
+    return close_status_;
+  }
+
+  void CommitAsync(TxnRequest txn, CommitCallback done) override {
+    WorkItem item;
+    item.kind = WorkItem::Kind::kCommit;
+    item.txn = std::move(txn);
+    item.done = std::move(done);
+    Enqueue(std::move(item));
+  }
+
+  Result<uint64_t> Commit(TxnRequest txn) override {
+    std::promise<Result<uint64_t>> p;
+    auto f = p.get_future();
+    CommitAsync(std::move(txn), [&p](Status s, uint64_t tid) {
+      if (s.ok()) p.set_value(tid);
+      else p.set_value(std::move(s));
+    });
+    return f.get();
+  }
+
+  ReadResult Get(std::string_view key) const override {
+    std::shared_lock l(state_mu_);
+    auto it = state_.find(key);
+    if (it == state_.end()) return ReadResult{};
+    return ReadResult{true, it->second.value, it->second.version};
+  }
+
+  std::vector<std::pair<std::string, std::string>> Scan(std::string_view start,
+                                                        size_t limit) const override {
+    std::shared_lock l(state_mu_);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto it = state_.lower_bound(start); it != state_.end() && out.size() < limit; ++it) {
+      out.emplace_back(it->first, it->second.value);
+    }
+    return out;
+  }
+
+  Result<uint64_t> Checkpoint() override { return Control(WorkItem::Kind::kCheckpoint); }
+  Result<uint64_t> StartNewLog() override { return Control(WorkItem::Kind::kNewLog); }
+
+  DurableEnd durable_end() const override {
+    std::lock_guard<std::mutex> l(end_mu_);
+    return end_;
+  }
+
+  uint64_t Subscribe(DurableCallback fn) override {
+    std::lock_guard<std::mutex> l(subs_mu_);
+    uint64_t id = ++next_sub_id_;
+    fn(durable_end());
+    subs_.emplace(id, std::move(fn));
+    return id;
+  }
+
+  void Unsubscribe(uint64_t id) override {
+    std::lock_guard<std::mutex> l(subs_mu_);
+    subs_.erase(id);
+  }
+
+  Digest ComputeDigest() const override {
+    std::shared_lock l(state_mu_);
+    Digest d;
+    d.tid = applied_tid_;
+    d.keys = state_.size();
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    for (const auto& [k, e] : state_) {
+      EncodeVarintTo(ctx, k.size());
+      EVP_DigestUpdate(ctx, k.data(), k.size());
+      EncodeVarintTo(ctx, e.value.size());
+      EVP_DigestUpdate(ctx, e.value.data(), e.value.size());
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < n; i++) d.sha256_hex += fmt::format("{:02x}", md[i]);
+    return d;
+  }
+
+  std::vector<TranlogFileInfo> TranlogFiles() const override {
+    std::vector<TranlogFileInfo> out;
+    auto set = tranlog::ListTranlogs(env_, opts_.tranlog_dirs, opts_.tranlog_prefix);
+    if (!set.ok()) return out;
+    for (const auto& [id, path] : set->files) {
+      auto size = env_->GetFileSize(path);
+      out.push_back(TranlogFileInfo{id, path, size.ok() ? *size : 0});
+    }
+    return out;
+  }
+
+  EngineStats stats() const override {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    EngineStats s = stats_;
+    s.keys = [&] {
+      std::shared_lock sl(state_mu_);
+      return static_cast<uint64_t>(state_.size());
+    }();
+    s.last_checkpoint_tid = last_checkpoint_tid_;
+    s.last_checkpoint_us = last_checkpoint_us_;
+    s.restore_mode = opts_.restore_mode;
+    s.commits_suspended = suspended_;
+    s.tranlog_bytes = writer_ ? writer_->bytes_written() : 0;
+    return s;
+  }
+
+ private:
+  struct Pending {
+    CommitCallback done;
+    uint64_t tid;
+    std::vector<WriteOp> writes;
+  };
+
+  void Enqueue(WorkItem item) {
+    {
+      std::lock_guard<std::mutex> l(queue_mu_);
+      queue_.push_back(std::move(item));
+    }
+    queue_cv_.notify_one();
+  }
+
+  Result<uint64_t> Control(WorkItem::Kind kind) {
+    std::promise<Result<uint64_t>> p;
+    auto f = p.get_future();
+    Enqueue(WorkItem{kind, {}, nullptr, [&p](Result<uint64_t> r) { p.set_value(std::move(r)); }});
+    return f.get();
+  }
+
+  // ---- the log-writer thread ----
+
+  void WriterLoop() {
+    std::vector<WorkItem> items;
+    bool stop = false;
+    while (!stop) {
+      {
+        std::unique_lock<std::mutex> l(queue_mu_);
+        if (queue_.empty()) {
+          if (opts_.checkpoint_interval_s > 0) {
+            queue_cv_.wait_for(l, std::chrono::seconds(1), [&] { return !queue_.empty(); });
+          } else {
+            queue_cv_.wait(l, [&] { return !queue_.empty(); });
+          }
+        }
+        items.swap(queue_);
+      }
+      for (WorkItem& item : items) {
+        if (item.kind == WorkItem::Kind::kCommit) {
+          AddCommit(item);
+          continue;
+        }
+        (void)FlushBatch();
+        switch (item.kind) {
+          case WorkItem::Kind::kCheckpoint: item.reply(DoCheckpoint(/*wait=*/true)); break;
+          case WorkItem::Kind::kNewLog: item.reply(DoNewLog()); break;
+          case WorkItem::Kind::kStop: {
+            stop = true;
+            auto r = DoCheckpoint(/*wait=*/true);
+            item.reply(r.ok() ? Result<uint64_t>(uint64_t{0}) : Result<uint64_t>(r.status()));
+            break;
+          }
+          case WorkItem::Kind::kCommit: break;
+        }
+      }
+      items.clear();
+      (void)FlushBatch();
+      if (!stop && opts_.checkpoint_interval_s > 0 &&
+          NowMicros() - last_checkpoint_us_ >= uint64_t{opts_.checkpoint_interval_s} * 1000000u) {
+        (void)DoCheckpoint(/*wait=*/false);
+      }
+    }
+  }
+
+  uint64_t CurrentVersion(const std::string& key) const {
+    auto o = overlay_.find(key);
+    if (o != overlay_.end()) return o->second;
+    auto it = state_.find(key);  // only this thread writes state_: no lock needed to read
+    return it == state_.end() ? 0 : it->second.version;
+  }
+
+  void AddCommit(WorkItem& item) {
+    if (opts_.restore_mode) {
+      item.done(Status::Busy("the stone is in restore mode and accepts no commits"), 0);
+      return;
+    }
+    if (suspended_) {
+      item.done(Status::Busy("commits are suspended for failover; run 'tranship admin NAME "
+                             "resume-commits' to resume them"),
+                0);
+      return;
+    }
+    for (const ReadCheck& r : item.txn.reads) {
+      if (CurrentVersion(r.key) != r.version) {
+        std::lock_guard<std::mutex> l(stats_mu_);
+        stats_.conflicts++;
+        item.done(Status::Conflict(fmt::format(
+                      "key '{}' was changed by another commit after this transaction read it; "
+                      "retry the transaction",
+                      r.key.size() > 64 ? r.key.substr(0, 64) + "..." : r.key)),
+                  0);
+        return;
+      }
+    }
+    payload_.clear();
+    EncodeCommitPayload(item.txn.writes, &payload_);
+    if (payload_.size() > tranlog::kMaxPayloadSize) {
+      item.done(Status::InvalidArgument(fmt::format(
+                    "transaction is {} bytes, more than the {} byte limit of one record",
+                    payload_.size(), tranlog::kMaxPayloadSize)),
+                0);
+      return;
+    }
+    uint64_t tid = writer_->Add(tranlog::RecordType::kCommit, 0, NowMicros(), AsBytes(payload_));
+    for (const WriteOp& w : item.txn.writes) {
+      overlay_[w.key] = w.kind == WriteOp::Kind::kPut ? tid : 0;
+    }
+    batch_.push_back(Pending{std::move(item.done), tid, std::move(item.txn.writes)});
+  }
+
+  // Writes and syncs the pending batch, then applies and acknowledges it.
+  Status FlushBatch() {
+    if (!writer_ || !writer_->HasPending()) return Status::OK();
+    Status s = writer_->Flush();
+    overlay_.clear();
+    if (!s.ok()) {
+      Status err = s.IsNoSpace()
+          ? Status::NoSpace(fmt::format("commit failed, nothing was written: {}. Free space "
+                                        "there; the stone keeps running", s.message()))
+          : Status::IOError(fmt::format("commit failed, nothing was written: {}", s.message()));
+      TS_LOG_ERROR("{}", err.message());
+      {
+        std::lock_guard<std::mutex> l(stats_mu_);
+        stats_.last_error = err.message();
+      }
+      for (Pending& p : batch_) p.done(err, 0);
+      batch_.clear();
+      return s;
+    }
+    {
+      std::unique_lock l(state_mu_);
+      for (Pending& p : batch_) {
+        for (WriteOp& w : p.writes) {
+          if (w.kind == WriteOp::Kind::kPut) {
+            auto it = state_.find(w.key);
+            if (it == state_.end()) {
+              state_.emplace(std::move(w.key), StateEntry{std::move(w.value), p.tid});
+            } else {
+              it->second.value = std::move(w.value);
+              it->second.version = p.tid;
+            }
+          } else {
+            state_.erase(w.key);
+          }
+        }
+      }
+      applied_tid_ = writer_->last_tid();
+    }
+    {
+      std::lock_guard<std::mutex> l(stats_mu_);
+      stats_.commits += batch_.size();
+      stats_.batches++;
+    }
+    PublishEnd();
+    for (Pending& p : batch_) p.done(Status::OK(), p.tid);
+    batch_.clear();
+    if (writer_->NeedsRotation()) {
+      Status r = writer_->Rotate(NowMicros());
+      if (!r.ok()) TS_LOG_ERROR("cannot switch to a new tranlog: {}", r.ToString());
+      SyncAppliedTid();
+      PublishEnd();
+    }
+    return Status::OK();
+  }
+
+  // Records that change no keys (checkpoint, log switch) still advance the state's TID.
+  void SyncAppliedTid() {
+    std::unique_lock l(state_mu_);
+    applied_tid_ = writer_->last_tid();
+  }
+
+  void PublishEnd() {
+    DurableEnd e{writer_->lineage(), writer_->end(), writer_->last_tid(), writer_->chain(),
+                 writer_->last_timestamp_us()};
+    {
+      std::lock_guard<std::mutex> l(end_mu_);
+      if (e == end_) return;
+      end_ = e;
+    }
+    std::lock_guard<std::mutex> l(subs_mu_);
+    for (auto& [id, fn] : subs_) fn(e);
+  }
+
+  Result<uint64_t> DoNewLog() {
+    if (!writer_) return Status::Busy("the stone is in restore mode and writes no tranlogs");
+    Status s = writer_->Rotate(NowMicros());
+    SyncAppliedTid();
+    PublishEnd();
+    if (!s.ok()) return s;
+    TS_LOG_INFO("started tranlog {}", writer_->file_id());
+    return writer_->file_id();
+  }
+
+  // Writes a checkpoint record (not in restore mode), copies the state and hands it to
+  // the checkpoint thread. With `wait`, returns the extent write's result.
+  Result<uint64_t> DoCheckpoint(bool wait) {
+    JoinCheckpointThread();
+    ExtentHeader h;
+    if (writer_) {
+      writer_->Add(tranlog::RecordType::kCheckpoint, 0, NowMicros(), Bytes());
+      Status s = writer_->Flush();
+      if (!s.ok()) {
+        TS_LOG_ERROR("checkpoint failed: {}", s.ToString());
+        return s;
+      }
+      SyncAppliedTid();
+      PublishEnd();
+      h.lineage = writer_->lineage();
+      h.tid = writer_->last_tid();
+      h.replay_from = writer_->end();
+      h.chain = writer_->chain();
+      h.last_commit_us = writer_->last_timestamp_us();
+    } else {
+      DurableEnd e = durable_end();
+      h.lineage = e.lineage;
+      h.tid = e.tid;
+      h.replay_from = e.pos;
+      h.chain = e.chain;
+      h.last_commit_us = e.commit_time_us;
+    }
+    h.flags = suspended_ ? kExtentFlagCommitsSuspended : 0;
+    auto snapshot = std::make_shared<StateMap>(state_);  // writes happen on this thread only
+    last_checkpoint_us_ = NowMicros();
+    uint64_t tid = h.tid;
+    checkpoint_thread_ = std::thread([this, h, snapshot] {
+      uint64_t t0 = MonotonicNanos();
+      Status s = WriteExtent(env_, opts_.extent_dir, h, *snapshot);
+      if (s.ok()) {
+        last_checkpoint_tid_ = h.tid;
+        TS_LOG_INFO("checkpoint at TID {}: {} keys written in {:.1f} ms", h.tid, snapshot->size(),
+                    (MonotonicNanos() - t0) / 1e6);
+      } else {
+        TS_LOG_ERROR("checkpoint at TID {} failed, the previous extent stays valid: {}", h.tid,
+                     s.ToString());
+        std::lock_guard<std::mutex> l(stats_mu_);
+        stats_.last_error = s.message();
+      }
+      checkpoint_status_ = s;
+    });
+    if (!wait) return tid;
+    JoinCheckpointThread();
+    if (!checkpoint_status_.ok()) return checkpoint_status_;
+    return tid;
+  }
+
+  void JoinCheckpointThread() {
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  }
+
+  const EngineOptions opts_;
+  Env* const env_;
+  std::unique_ptr<FileLock> lock_;
+
+  mutable std::shared_mutex state_mu_;
+  StateMap state_;                 // GUARDED_BY(state_mu_); written only by the writer thread
+  uint64_t applied_tid_;           // GUARDED_BY(state_mu_)
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<WorkItem> queue_;
+
+  // Owned by the log-writer thread.
+  std::unique_ptr<tranlog::Writer> writer_;
+  std::vector<Pending> batch_;
+  std::unordered_map<std::string, uint64_t> overlay_;  // versions written by the batch
+  std::string payload_;
+  std::atomic<bool> suspended_;
+  std::atomic<uint64_t> last_checkpoint_us_{0};
+  std::atomic<uint64_t> last_checkpoint_tid_{0};
+
+  mutable std::mutex end_mu_;
+  DurableEnd end_;
+
+  std::mutex subs_mu_;
+  std::map<uint64_t, DurableCallback> subs_;
+  uint64_t next_sub_id_ = 0;
+
+  mutable std::mutex stats_mu_;
+  EngineStats stats_;
+
+  std::thread thread_;
+  std::thread checkpoint_thread_;
+  Status checkpoint_status_;
+
+  std::mutex close_mu_;
+  bool closed_ = false;
+  Status close_status_;
+};
+
+Status LockRepository(Env* env, const EngineOptions& o, std::unique_ptr<FileLock>* lock) {
+  TRANSHIP_RETURN_IF_ERROR(env->CreateDirs(o.extent_dir));
+  auto l = env->LockFile(JoinPath(o.extent_dir, kLockFile));
+  if (!l.ok()) {
+    if (l.status().code() == Status::Code::kBusy) {
+      return Status::Busy(fmt::format("the repository in {} is in use: {}. Stop the other "
+                                      "process first (stopstone)",
+                                      o.extent_dir, l.status().message()));
+    }
+    return l.status();
+  }
+  *lock = std::move(*l);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Engine::Create(const EngineOptions& options) {
+  Env* env = options.env ? options.env : Env::Default();
+  if (options.tranlog_dirs.empty()) return Status::InvalidArgument("no tranlog directory given");
+  std::unique_ptr<FileLock> lock;
+  TRANSHIP_RETURN_IF_ERROR(LockRepository(env, options, &lock));
+  if (env->FileExists(JoinPath(options.extent_dir, kExtentFileName))) {
+    return Status::AlreadyExists(options.extent_dir + " already holds a repository");
+  }
+  for (const std::string& d : options.tranlog_dirs) TRANSHIP_RETURN_IF_ERROR(env->CreateDirs(d));
+  auto set = tranlog::ListTranlogs(env, options.tranlog_dirs, options.tranlog_prefix);
+  if (!set.ok()) return set.status();
+  if (!set->files.empty()) {
+    return Status::AlreadyExists(fmt::format("tranlogs already exist in the tranlog directory ({})",
+                                             set->files.begin()->second));
+  }
+  tranlog::WriterOptions wo{env, options.tranlog_dirs, options.tranlog_prefix,
+                            options.tranlog_size_bytes};
+  Lineage lineage = Lineage::Random();
+  auto w = tranlog::Writer::CreateFile(wo, lineage, 1, 1, 0);
+  if (!w.ok()) return w.status();
+  tranlog::LineageStartPayload ls;
+  ls.lineage = lineage;
+  std::string payload = tranlog::EncodeLineageStart(ls);
+  uint64_t now = NowMicros();
+  (*w)->Add(tranlog::RecordType::kLineageStart, 0, now, AsBytes(payload));
+  TRANSHIP_RETURN_IF_ERROR((*w)->Flush());
+  ExtentHeader h;
+  h.lineage = lineage;
+  h.tid = (*w)->last_tid();
+  h.replay_from = (*w)->end();
+  h.chain = (*w)->chain();
+  h.last_commit_us = now;
+  TRANSHIP_RETURN_IF_ERROR(WriteExtent(env, options.extent_dir, h, StateMap()));
+  return WriteFileAtomic(env, JoinPath(options.extent_dir, kCleanMarker), "clean\n");
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  Env* env = options.env ? options.env : Env::Default();
+  if (options.tranlog_dirs.empty()) return Status::InvalidArgument("no tranlog directory given");
+  std::unique_ptr<FileLock> lock;
+  TRANSHIP_RETURN_IF_ERROR(LockRepository(env, options, &lock));
+  std::string marker = JoinPath(options.extent_dir, kCleanMarker);
+  bool clean = env->FileExists(marker);
+  uint64_t t0 = MonotonicNanos();
+  auto rs = Recover(options, env);
+  if (!rs.ok()) return rs.status();
+  TS_LOG_INFO("recovery after {} stop: {} from the extent at TID {}, replayed {} records to TID "
+              "{}{} in {:.1f} ms; lineage {}, durable end {}",
+              clean ? "a clean" : "an unclean", rs->had_extent ? "started" : "no extent, started",
+              rs->had_extent ? rs->tid - 0 : 0, rs->records_replayed, rs->tid,
+              rs->torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", rs->torn_bytes_cut)
+                                 : std::string(),
+              (MonotonicNanos() - t0) / 1e6, rs->lineage.ToHex(), rs->end.pos.ToString());
+  // From here on a crash is an unclean stop.
+  if (clean) {
+    TRANSHIP_RETURN_IF_ERROR(env->RemoveFile(marker));
+    TRANSHIP_RETURN_IF_ERROR(env->SyncDir(options.extent_dir));
+  }
+  return std::unique_ptr<Engine>(new EngineImpl(options, env, std::move(lock), std::move(*rs)));
+}
+
+}  // namespace tranship

@@ -1,1 +1,125 @@
-// placeholder
+#include "engine/extent.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/crc32c.h"
+
+namespace tranship {
+namespace {
+
+constexpr char kMagic[8] = {'T', 'R', 'N', 'S', 'H', 'E', 'X', 'T'};
+constexpr char kTrailerMagic[8] = {'T', 'R', 'N', 'S', 'E', 'N', 'D', '.'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderSize = 104;
+constexpr size_t kTrailerSize = 8 + 8 + 4 + 4;  // magic, keys, reserved, CRC
+// Entries are buffered to this size before each write: few syscalls, modest memory.
+constexpr size_t kWriteChunk = 4 << 20;
+
+std::string EncodeHeader(const ExtentHeader& h) {
+  std::string s;
+  s.append(kMagic, 8);                 // 0: magic
+  PutFixed32(&s, kVersion);            // 8: version
+  PutFixed32(&s, kHeaderSize);         // 12: header size
+  PutFixed64(&s, h.lineage.hi);        // 16: lineage
+  PutFixed64(&s, h.lineage.lo);        // 24
+  PutFixed64(&s, h.tid);               // 32: last applied TID
+  PutFixed64(&s, h.replay_from.file_id);  // 40: replay from file id
+  PutFixed64(&s, h.replay_from.offset);   // 48: ... and offset
+  PutFixed64(&s, h.chain);             // 56: chain of record `tid`
+  PutFixed64(&s, h.last_commit_us);    // 64: its timestamp
+  PutFixed64(&s, h.flags);             // 72: flags
+  PutFixed64(&s, h.keys);              // 80: number of entries
+  PutFixed64(&s, h.created_us);        // 88: when written
+  PutFixed64(&s, 0);                   // 96: reserved
+  return s;
+}
+
+}  // namespace
+
+Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
+                   const StateMap& state) {
+  std::string path = JoinPath(dir, kExtentFileName);
+  std::string tmp = path + ".tmp";
+  auto f = env->NewWritableFile(tmp, /*truncate=*/true);
+  if (!f.ok()) return f.status();
+  ExtentHeader h = header;
+  h.keys = state.size();
+  h.created_us = NowMicros();
+  std::string buf = EncodeHeader(h);
+  uint32_t crc = 0;
+  Status s;
+  auto flush = [&]() {
+    crc = crc32c::Extend(crc, buf.data(), buf.size());
+    s = (*f)->Append(AsBytes(buf));
+    buf.clear();
+  };
+  // Each entry: varint key length, key, varint value length, value, varint version.
+  for (const auto& [key, e] : state) {
+    PutLengthPrefixed(&buf, key);
+    PutLengthPrefixed(&buf, e.value);
+    PutVarint64(&buf, e.version);
+    if (buf.size() >= kWriteChunk) {
+      flush();
+      if (!s.ok()) break;
+    }
+  }
+  if (s.ok()) {
+    buf.append(kTrailerMagic, 8);
+    PutFixed64(&buf, h.keys);
+    PutFixed32(&buf, 0);
+    crc = crc32c::Extend(crc, buf.data(), buf.size());
+    PutFixed32(&buf, crc);  // CRC32C of every byte before it
+    s = (*f)->Append(AsBytes(buf));
+  }
+  if (s.ok()) s = (*f)->Sync();
+  Status c = (*f)->Close();
+  if (s.ok()) s = c;
+  if (s.ok()) s = env->RenameFile(tmp, path);
+  if (s.ok()) s = env->SyncDir(dir);
+  if (!s.ok()) (void)env->RemoveFile(tmp);
+  return s;
+}
+
+Status ReadExtent(Env* env, const std::string& path, ExtentHeader* h, StateMap* state) {
+  auto data = ReadFileToString(env, path);
+  if (!data.ok()) return data.status();
+  const std::string& d = *data;
+  auto corrupt = [&](std::string why) {
+    return Status::Corruption(fmt::format("{}: {}", path, why));
+  };
+  if (d.size() < kHeaderSize + kTrailerSize) return corrupt("file too short for an extent");
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(d.data());
+  if (std::memcmp(p, kMagic, 8) != 0) return corrupt("not an extent file (bad magic)");
+  if (DecodeFixed32(p + 8) != kVersion) return corrupt("unsupported extent version");
+  uint32_t stored = DecodeFixed32(p + d.size() - 4);
+  if (crc32c::Value(p, d.size() - 4) != stored) return corrupt("checksum mismatch");
+  h->lineage.hi = DecodeFixed64(p + 16);
+  h->lineage.lo = DecodeFixed64(p + 24);
+  h->tid = DecodeFixed64(p + 32);
+  h->replay_from.file_id = DecodeFixed64(p + 40);
+  h->replay_from.offset = DecodeFixed64(p + 48);
+  h->chain = DecodeFixed64(p + 56);
+  h->last_commit_us = DecodeFixed64(p + 64);
+  h->flags = DecodeFixed64(p + 72);
+  h->keys = DecodeFixed64(p + 80);
+  h->created_us = DecodeFixed64(p + 88);
+  const uint8_t* trailer = p + d.size() - kTrailerSize;
+  if (std::memcmp(trailer, kTrailerMagic, 8) != 0) return corrupt("bad trailer");
+  Decoder dec(p + kHeaderSize, d.size() - kHeaderSize - kTrailerSize);
+  state->clear();
+  for (uint64_t i = 0; i < h->keys; i++) {
+    std::string_view k, v;
+    uint64_t version;
+    if (!dec.GetLengthPrefixed(&k) || !dec.GetLengthPrefixed(&v) || !dec.GetVarint64(&version)) {
+      return corrupt(fmt::format("entry {} is malformed", i));
+    }
+    state->emplace_hint(state->end(), std::string(k), StateEntry{std::string(v), version});
+  }
+  if (!dec.done()) return corrupt("trailing bytes after the last entry");
+  return Status::OK();
+}
+
+}  // namespace tranship

@@ -51,6 +51,14 @@ class FileReader {
   // Stops reading at `end` (a record boundary known to be durable), e.g. the stone's
   // durable end while the file is still being written.
   void SetLimit(uint64_t end) { limit_ = end; }
+  // Continues from a record boundary known from elsewhere (an extent, a receiver's
+  // acknowledged position): the next record must be at `offset` and carry `next_tid`
+  // and follow `chain`.
+  void SeekTo(uint64_t offset, uint64_t next_tid, uint64_t chain) {
+    offset_ = offset;
+    next_tid_ = next_tid;
+    chain_ = chain;
+  }
 
   uint64_t offset() const { return offset_; }   // end of the last good record
   uint64_t chain() const { return chain_; }     // chain of the last good record

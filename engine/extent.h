@@ -1,0 +1,44 @@
+#pragma once
+// The extent: a checkpoint image of the whole state (extent0.dbf) and the tranlog
+// position to replay from. Layout in docs/tranlog-format.md ("Extent").
+//
+// Written as a new file (extent0.dbf.tmp), fsynced, renamed over extent0.dbf, and the
+// directory fsynced, so a crash leaves either the old or the new extent, never a mix.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "engine/types.h"
+
+namespace tranship {
+
+struct StateEntry {
+  std::string value;
+  uint64_t version = 0;  // TID of the commit that last wrote the key
+};
+using StateMap = std::map<std::string, StateEntry, std::less<>>;
+
+struct ExtentHeader {
+  Lineage lineage;
+  uint64_t tid = 0;            // last TID applied to the saved state
+  Position replay_from;        // first record after `tid`
+  uint64_t chain = 0;          // chain value of record `tid`
+  uint64_t last_commit_us = 0; // timestamp of record `tid`
+  uint64_t flags = 0;          // kExtentFlag* below
+  uint64_t keys = 0;
+  uint64_t created_us = 0;
+};
+
+inline constexpr uint64_t kExtentFlagCommitsSuspended = 1;
+
+inline constexpr char kExtentFileName[] = "extent0.dbf";
+
+Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
+                   const StateMap& state);
+// Reads and checks (magic, version, CRC over the whole file) an extent.
+Status ReadExtent(Env* env, const std::string& path, ExtentHeader* header, StateMap* state);
+
+}  // namespace tranship
