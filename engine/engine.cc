@@ -252,6 +252,14 @@ class EngineImpl final : public Engine {
         (void)DoCheckpoint(/*wait=*/false);
       }
     }
+    // Work queued after the stop request is refused, never left waiting.
+    std::lock_guard<std::mutex> l(queue_mu_);
+    for (WorkItem& item : queue_) {
+      Status st = Status::Aborted("the stone is shutting down");
+      if (item.done) item.done(st, 0);
+      if (item.reply) item.reply(st);
+    }
+    queue_.clear();
   }
 
   uint64_t CurrentVersion(const std::string& key) const {
