@@ -20,6 +20,7 @@ struct StoneServerOptions {
   std::string name;          // the stone's name, reported by `info`
   std::string socket_path;   // created with mode 0600; a stale socket file is replaced
   bool handle_signals = true;  // stop on SIGTERM / SIGINT
+  std::string extent_dir;      // optional: file-size-report then includes the extent
 };
 
 class StoneServer {

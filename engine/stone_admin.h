@@ -1,0 +1,34 @@
+#pragma once
+// The admin verbs a stone serves (the client protocol's `admin` request): each turns
+// an operator command into engine calls and returns the text to show the operator.
+//
+// The stone server runs them on a libuv worker thread, because checkpoint and digest
+// take as long as the state is big and must not stall the commit loop.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/engine.h"
+
+namespace tranship {
+
+struct AdminContext {
+  std::string stone_name;
+  std::string extent_dir;  // empty: file-size-report leaves the extent out
+};
+
+// The verbs RunAdminVerb knows, for messages and help text.
+extern const char* const kAdminVerbs;
+
+// checkpoint        -> "checkpoint at TID N"
+// start-new-log     -> "started tranlog N"
+// file-size-report  -> a table of the tranlog files, their total and the extent
+// digest            -> "tid N keys K sha256 HEX" (the hash is the last word)
+// Anything else is InvalidArgument naming the valid verbs.
+// Thread-safe (the engine is).
+Result<std::string> RunAdminVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+                                 const std::vector<std::string>& args);
+
+}  // namespace tranship
