@@ -101,14 +101,10 @@ void Connection::ProcessInput() {
     cp::Frame f;
     cp::FrameReader::Next next = in_.Read(&f);
     if (next == cp::FrameReader::Next::kNeedMore) break;
-    if (next == cp::FrameReader::Next::kError) {
-      TS_LOG_WARN("closing client connection {}: {}", id_, in_.error().message());
-      Close();
-      return;
-    }
-    Status st = host_->HandleFrame(this, f);
+    Status st = next == cp::FrameReader::Next::kError ? in_.error() : host_->HandleFrame(this, f);
     if (!st.ok()) {
       TS_LOG_WARN("closing client connection {}: {}", id_, st.message());
+      Flush();  // best effort: replies to the valid requests before the garbage
       Close();
       return;
     }
