@@ -71,7 +71,7 @@ class StoneClient::Impl {
   std::string name_;
   uint32_t next_id_ = 1;
   std::string out_;
-  cp::FrameReader in_;
+  cp::FrameReader in_{cp::kMaxReplyBodySize};
   bool broken_ = false;
   bool subscribed_ = false;
   uint32_t subscribe_id_ = 0;
@@ -104,6 +104,15 @@ Result<cp::Frame> StoneClient::Impl::ReadFrame(int64_t deadline) {
       case cp::FrameReader::Next::kError: return Lost(in_.error().message());
       case cp::FrameReader::Next::kNeedMore: break;
     }
+    // Wait first: a reply is never there right after its request went out, and the
+    // speculative recv would cost a system call per request.
+    pollfd p{fd_, POLLIN, 0};
+    int rc = ::poll(&p, 1, PollTimeout(deadline));
+    if (rc == 0) return Status::TimedOut(fmt::format("waiting for the stone '{}'", name_));
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return Lost(std::strerror(errno));
+    }
     std::span<char> room = in_.PrepareWrite(64 << 10);
     ssize_t n = ::recv(fd_, room.data(), room.size(), 0);
     if (n > 0) {
@@ -111,18 +120,18 @@ Result<cp::Frame> StoneClient::Impl::ReadFrame(int64_t deadline) {
       continue;
     }
     if (n == 0) return Lost("the stone closed the connection");
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return Lost(std::strerror(errno));
-    pollfd p{fd_, POLLIN, 0};
-    int rc = ::poll(&p, 1, PollTimeout(deadline));
-    if (rc == 0) return Status::TimedOut(fmt::format("waiting for the stone '{}'", name_));
-    if (rc < 0 && errno != EINTR) return Lost(std::strerror(errno));
+    if (errno != EINTR && errno != EAGAIN) return Lost(std::strerror(errno));
   }
 }
 
 Result<cp::Frame> StoneClient::Impl::Call(cp::MsgType type, int64_t deadline) {
   if (broken_) return Status::IOError(fmt::format("the connection to the stone '{}' is broken", name_));
   uint32_t id = next_id_ - 1;
+  if (size_t size = out_.size() - cp::kFrameHeaderSize; size > cp::kMaxBodySize) {
+    out_.clear();
+    return Status::InvalidArgument(fmt::format("{} request of {} bytes exceeds the {} byte limit",
+                                               cp::TypeName(type), size, cp::kMaxBodySize));
+  }
   TRANSHIP_RETURN_IF_ERROR(SendAll(deadline));
   Result<cp::Frame> f = ReadFrame(deadline);
   if (!f.ok()) return f;
@@ -241,11 +250,6 @@ Result<uint64_t> StoneClient::Commit(const TxnRequest& txn) {
   TRANSHIP_RETURN_IF_ERROR(impl_->CheckNotSubscribed());
   std::string* out = impl_->out();
   cp::EncodeCommit(out, impl_->NextId(), txn);
-  if (size_t size = out->size(); size > cp::kFrameHeaderSize + cp::kMaxBodySize) {
-    out->clear();
-    return Status::InvalidArgument(fmt::format(
-        "transaction of {} bytes exceeds the {} byte message limit", size, cp::kMaxBodySize));
-  }
   Result<cp::Frame> f = impl_->Call(cp::MsgType::kCommit);
   if (!f.ok()) return f.status();
   uint64_t tid = 0;

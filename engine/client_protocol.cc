@@ -27,7 +27,9 @@ size_t BeginFrame(std::string* dst, MsgType type, uint32_t id) {
 
 void EndFrame(std::string* dst, size_t start) {
   size_t body = dst->size() - start - kFrameHeaderSize;
-  assert(body <= kMaxBodySize);
+  // Wrapping around would turn an oversize frame into a short one; senders check the
+  // limit themselves, this catches a sender that forgot.
+  assert(body <= UINT32_MAX);
   EncodeFixed32(reinterpret_cast<uint8_t*>(dst->data() + start), static_cast<uint32_t>(body));
 }
 
@@ -435,7 +437,7 @@ Status DecodeInfoReply(std::string_view body, StoneInfo* out) {  // mirrors Enco
 void EncodeAdminReply(std::string* dst, uint32_t id, std::string_view text) {
   size_t f = BeginFrame(dst, MsgType::kAdminReply, id);
   dst->push_back(0);
-  PutLengthPrefixed(dst, text);
+  PutLengthPrefixed(dst, text.substr(0, kMaxBodySize));  // operator text; never near it
   EndFrame(dst, f);
 }
 

@@ -31,6 +31,9 @@ constexpr size_t kFrameHeaderSize = 4 + 1 + 4;
 // Largest body either side accepts. A frame announcing more closes the connection
 // before a byte of it is buffered: memory stays bounded whatever a peer sends.
 constexpr uint32_t kMaxBodySize = 16u << 20;
+// Replies may be slightly larger than requests: a get reply adds its status and
+// version to a value that a commit of at most kMaxBodySize carried in.
+constexpr uint32_t kMaxReplyBodySize = kMaxBodySize + 4096;
 constexpr uint8_t kReplyBit = 0x80;
 
 enum class MsgType : uint8_t {
@@ -102,6 +105,8 @@ class FrameReader {
 };
 
 // ---- Requests (client -> server) ----
+// Encoders append one whole frame to *dst. They do not enforce the size limits: a
+// sender checks the size of the frame it built before sending it.
 
 struct HelloRequest {
   uint32_t magic = 0;

@@ -148,7 +148,7 @@ class RawConn {
   }
 
   int fd_ = -1;
-  client_protocol::FrameReader reader_;
+  client_protocol::FrameReader reader_{client_protocol::kMaxReplyBodySize};
 };
 
 }  // namespace tranship::test

@@ -234,6 +234,23 @@ TEST_CASE("GarbageClosesOnlyThatConnection") {
   CHECK(good->Get("k")->value == "after");
 }
 
+TEST_CASE("ValuesAtTheMessageLimit") {
+  StoneFixture stone;
+  auto c = stone.Connect();
+  // The largest value a commit can carry (empty key) still fits in the get reply.
+  std::string big(cp::kMaxBodySize - 16, 'b');
+  auto tid = c->Put("", big);
+  REQUIRE(tid.ok());
+  auto r = c->Get("");
+  REQUIRE(r.ok());
+  CHECK(r->value == big);
+  // One byte over is refused by the client before it is sent; the connection lives on.
+  auto over = c->Put("k", std::string(cp::kMaxBodySize, 'x'));
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.status().code() == Status::Code::kInvalidArgument);
+  CHECK(c->Put("k", "small").ok());
+}
+
 TEST_CASE("PipelinedRequestsAreAnsweredInOrder") {
   StoneFixture stone;
   RawConn raw(stone.socket_path());
