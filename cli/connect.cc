@@ -1,0 +1,12 @@
+#include "cli/connect.h"
+
+#include "cli/stone_state.h"
+
+namespace tranship::cli {
+
+Result<std::unique_ptr<StoneClient>> ConnectStone(const Home& home, const std::string& name) {
+  TRANSHIP_RETURN_IF_ERROR(RequireRunning(home, name));
+  return StoneClient::Connect(home.SocketPath(name), name);
+}
+
+}  // namespace tranship::cli

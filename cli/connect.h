@@ -1,0 +1,17 @@
+#pragma once
+// Logging in to a stone of this home from a command.
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "cli/home.h"
+#include "engine/client.h"
+
+namespace tranship::cli {
+
+// Checks that the stone exists and runs (with the operator messages of
+// RequireRunning), then connects to its socket.
+Result<std::unique_ptr<StoneClient>> ConnectStone(const Home& home, const std::string& name);
+
+}  // namespace tranship::cli

@@ -1,0 +1,129 @@
+#include "cli/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "cli/stone_state.h"
+
+namespace tranship::cli {
+namespace {
+
+constexpr int kNotifyFd = 3;
+
+// In the forked child: becomes the daemon process image. Never returns.
+[[noreturn]] void ExecDaemon(int notify_write, const std::string& self_exe,
+                             const std::string& name, bool restore_mode) {
+  setsid();  // no controlling terminal: the shell's ^C and hangup do not reach the stone
+  int null_fd = ::open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    dup2(null_fd, 0);
+    dup2(null_fd, 1);
+    dup2(null_fd, 2);
+  }
+  if (notify_write == kNotifyFd) {
+    fcntl(kNotifyFd, F_SETFD, 0);
+  } else {
+    dup2(notify_write, kNotifyFd);  // the duplicate does not have O_CLOEXEC
+  }
+  // Nothing else of the caller's (pipes of a test harness, sockets) stays open.
+  close_range(kNotifyFd + 1, ~0u, 0);
+
+  std::vector<std::string> args = {"tranship", "stone", "serve", name};
+  if (restore_mode) args.push_back("-R");
+  args.insert(args.end(), {"--notify-fd", std::to_string(kNotifyFd)});
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(self_exe.c_str(), argv.data());
+  std::string msg = fmt::format("ERR Cannot run {}: {}\n", self_exe, strerror(errno));
+  ssize_t n = write(kNotifyFd, msg.data(), msg.size());
+  (void)n;
+  _exit(127);
+}
+
+std::string DescribeExit(pid_t pid) {
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) return "exited";
+  if (WIFEXITED(st)) return fmt::format("exited with code {}", WEXITSTATUS(st));
+  if (WIFSIGNALED(st)) return fmt::format("was killed by signal {}", WTERMSIG(st));
+  return "exited";
+}
+
+}  // namespace
+
+Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool restore_mode,
+                               const std::string& self_exe) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return Status::FromErrno(err, "fork");
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    ExecDaemon(fds[1], self_exe, name, restore_mode);
+  }
+  close(fds[1]);
+  // Recovery may take long; the child reports or dies, so the read always ends.
+  std::string report;
+  char buf[512];
+  while (true) {
+    ssize_t n = read(fds[0], buf, sizeof(buf));
+    if (n > 0) {
+      report.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  close(fds[0]);
+  while (!report.empty() && report.back() == '\n') report.pop_back();
+  if (report.starts_with("OK")) return pid;
+  if (report.starts_with("ERR ")) {
+    // Reap it so no zombie is left behind by a failed start.
+    (void)DescribeExit(pid);
+    return Status::IOError(report.substr(4));
+  }
+  return Status::IOError(fmt::format("The stone '{}' {} while starting. See {}.", name,
+                                     DescribeExit(pid), home.LogPath(name)));
+}
+
+Result<pid_t> StopStoneProcess(const Home& home, const std::string& name, int timeout_s) {
+  StoneState st = ProbeStone(home, name);
+  if (st.state == RunState::kStalePid) {
+    // The process died without cleaning up (kill -9, power cut): the files only mislead.
+    (void)Env::Default()->RemoveFile(home.PidPath(name));
+  }
+  if (st.state != RunState::kRunning) {
+    return Status::NotFound(fmt::format("The stone '{}' is not running.", name));
+  }
+  pid_t pid = st.process.pid;
+  if (kill(pid, SIGTERM) != 0 && errno != ESRCH) {
+    return Status::FromErrno(errno, fmt::format("kill -TERM {}", pid));
+  }
+  uint64_t deadline = MonotonicNanos() + static_cast<uint64_t>(timeout_s) * 1000000000u;
+  while (ProcessAlive(pid)) {
+    if (MonotonicNanos() > deadline) {
+      return Status::TimedOut(fmt::format(
+          "The stone '{}' (pid {}) did not stop within {} s. See {}; to force it run "
+          "'kill -9 {}'.", name, pid, timeout_s, home.LogPath(name), pid));
+    }
+    usleep(10 * 1000);
+  }
+  return pid;
+}
+
+}  // namespace tranship::cli

@@ -1,0 +1,148 @@
+#include "cli/pidfile.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "base/env.h"
+
+namespace tranship::cli {
+namespace {
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+std::string UserName(uid_t uid) {
+  struct passwd pw;
+  struct passwd* result = nullptr;
+  char buf[1024];
+  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &result) == 0 && result != nullptr) {
+    return pw.pw_name;
+  }
+  return std::to_string(uid);
+}
+
+// /proc files report size 0, so they are read to EOF rather than by their size.
+std::string ReadProcFile(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+std::string FormatPidFile(const ProcessDescription& d) {
+  std::string text =
+      fmt::format("{}\ntype={}\nname={}\nversion={}\nowner={}\nstarted_us={}\nport={}\n",
+                  d.pid, d.type, d.name, d.version, d.owner, d.started_us, d.port);
+  if (!d.mode.empty()) text += fmt::format("mode={}\n", d.mode);
+  return text;
+}
+
+Result<ProcessDescription> ParsePidFile(std::string_view text) {
+  ProcessDescription d;
+  bool first = true;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (first) {
+      first = false;
+      if (!ParseNumber(line, &d.pid) || d.pid <= 0) {
+        return Status::Corruption("the first line is not a pid");
+      }
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, eq);
+    std::string value(line.substr(eq + 1));
+    if (key == "type") d.type = value;
+    else if (key == "name") d.name = value;
+    else if (key == "version") d.version = value;
+    else if (key == "owner") d.owner = value;
+    else if (key == "port") d.port = value;
+    else if (key == "mode") d.mode = value;
+    else if (key == "started_us") (void)ParseNumber(std::string_view(value), &d.started_us);
+    // Unknown keys are skipped: newer writers may add fields.
+  }
+  if (first) return Status::Corruption("empty pid file");
+  return d;
+}
+
+Status WritePidFile(const std::string& path, const ProcessDescription& d) {
+  return WriteFileAtomic(Env::Default(), path, FormatPidFile(d));
+}
+
+Result<ProcessDescription> ReadPidFile(const std::string& path) {
+  Result<std::string> text = ReadFileToString(Env::Default(), path);
+  if (!text.ok()) return text.status();
+  Result<ProcessDescription> d = ParsePidFile(*text);
+  if (!d.ok()) return Status::Corruption(fmt::format("{}: {}", path, d.status().message()));
+  d->pidfile = path;
+  return d;
+}
+
+std::vector<ProcessDescription> ReadPidFiles(const std::string& run_dir) {
+  std::vector<ProcessDescription> out;
+  Result<std::vector<std::string>> names = Env::Default()->GetChildren(run_dir);
+  if (!names.ok()) return out;
+  std::sort(names->begin(), names->end());
+  for (const std::string& n : *names) {
+    if (!n.ends_with(".pid")) continue;
+    Result<ProcessDescription> d = ReadPidFile(JoinPath(run_dir, n));
+    if (d.ok()) out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  std::string stat = ReadProcFile(fmt::format("/proc/{}/stat", pid));
+  // "pid (comm) S ...": the state follows the last ')' since comm may contain one.
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  char state = stat[paren + 2];
+  return state != 'Z' && state != 'X' && state != 'x';
+}
+
+bool IsStoneProcess(pid_t pid, const std::string& name) {
+  if (!ProcessAlive(pid)) return false;
+  std::string cmdline = ReadProcFile(fmt::format("/proc/{}/cmdline", pid));
+  std::vector<std::string_view> args;
+  std::string_view rest = cmdline;
+  while (!rest.empty()) {
+    size_t z = rest.find('\0');
+    args.push_back(rest.substr(0, z));
+    rest.remove_prefix(z == std::string_view::npos ? rest.size() : z + 1);
+  }
+  for (size_t i = 0; i + 2 < args.size(); i++) {
+    if (args[i] == "stone" && args[i + 1] == "serve" && args[i + 2] == name) return true;
+  }
+  return false;
+}
+
+std::string CurrentUser() { return UserName(geteuid()); }
+
+std::string FileOwner(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "-";
+  return UserName(st.st_uid);
+}
+
+}  // namespace tranship::cli

@@ -1,0 +1,147 @@
+// `tranship stone serve NAME [-R] [--foreground] [--notify-fd FD]`: the stone daemon's
+// body (see daemon.h for how startstone launches it). With --foreground and no notify
+// fd it reports readiness on stdout and failures on stderr, for systemd and tests.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "cli/pidfile.h"
+#include "engine/engine.h"
+#include "engine/stone_server.h"
+
+namespace tranship::cli {
+namespace {
+
+// Tells whoever started the daemon how the start went, once.
+class Notifier {
+ public:
+  explicit Notifier(int fd) : fd_(fd) {}
+  ~Notifier() { CloseFd(); }
+  void Ready(const std::string& socket) {
+    if (fd_ < 0) {
+      fmt::print("The stone is accepting logins on {}\n", socket);
+      std::fflush(stdout);
+    } else {
+      Send("OK " + socket + "\n");
+    }
+    reported_ = true;
+  }
+  // Only a failure before readiness goes to the starter; later ones are just logged.
+  void Failed(const std::string& line) {
+    if (reported_ || fd_ < 0) return;
+    Send("ERR " + line + "\n");
+    reported_ = true;
+  }
+  bool reported() const { return reported_; }
+
+ private:
+  void Send(const std::string& msg) {
+    ssize_t n = write(fd_, msg.data(), msg.size());
+    (void)n;  // the starter may be gone; the log has the story
+    CloseFd();
+  }
+  void CloseFd() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+  bool reported_ = false;
+};
+
+Status Serve(const Home& home, const std::string& name, bool restore_mode, Notifier* notifier) {
+  TRANSHIP_RETURN_IF_ERROR(home.RequireStone(name));
+  Result<StoneConfig> config = home.LoadStoneConfig(name);
+  if (!config.ok()) return config.status();
+  TRANSHIP_RETURN_IF_ERROR(home.EnsureLayout());
+  const std::string log_path = home.LogPath(name);
+  TRANSHIP_RETURN_IF_ERROR(LogInit(log_path, LogLevel::kInfo));
+  auto cannot_start = [&](const Status& s) {
+    TS_LOG_ERROR("stone '{}' cannot start: {}", name, s.ToString());
+    return Status::IOError(fmt::format("Cannot start the stone '{}': {}. See {}.", name,
+                                       s.message(), log_path));
+  };
+
+  TS_LOG_INFO("stone '{}' starting: pid {}, tranship {}{}", name, getpid(), TRANSHIP_VERSION,
+              restore_mode ? ", restore mode (-R)" : "");
+  EngineOptions options = home.EngineOptionsFor(name, *config);
+  options.restore_mode = restore_mode;
+  uint64_t open_start = MonotonicNanos();
+  Result<std::unique_ptr<Engine>> engine = Engine::Open(options);
+  if (!engine.ok()) return cannot_start(engine.status());
+  DurableEnd end = (*engine)->durable_end();
+  TS_LOG_INFO("recovery done in {} ms: lineage {}, last TID {}, end at {}, {} keys",
+              (MonotonicNanos() - open_start) / 1000000, end.lineage.ToHex(), end.tid,
+              end.pos.ToString(), (*engine)->stats().keys);
+
+  const std::string socket = home.SocketPath(name);
+  const std::string pidfile = home.PidPath(name);
+  bool listening = false;
+  StoneServerOptions server_options;
+  server_options.name = name;
+  server_options.socket_path = socket;
+  server_options.extent_dir = options.extent_dir;
+  StoneServer server(engine->get(), server_options);
+  Status run = server.Run([&] {
+    ProcessDescription d;
+    d.pid = getpid();
+    d.type = "stone";
+    d.name = name;
+    d.version = TRANSHIP_VERSION;
+    d.owner = CurrentUser();
+    d.started_us = NowMicros();
+    d.port = socket;
+    if (restore_mode) d.mode = "restore";
+    Status s = WritePidFile(pidfile, d);
+    if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", pidfile, s.ToString());
+    listening = true;
+    notifier->Ready(socket);
+  });
+  if (!listening) {
+    Status closed = (*engine)->Close();
+    (void)closed;
+    return cannot_start(run);
+  }
+  if (run.ok()) {
+    TS_LOG_INFO("stone '{}' stopping: stop requested (SIGTERM or SIGINT)", name);
+  } else {
+    TS_LOG_ERROR("stone '{}' stopping: server failed: {}", name, run.ToString());
+  }
+  Status closed = (*engine)->Close();
+  // Remove the pid file only if it is still ours.
+  Result<ProcessDescription> d = ReadPidFile(pidfile);
+  if (d.ok() && d->pid == getpid()) (void)Env::Default()->RemoveFile(pidfile);
+  (void)Env::Default()->RemoveFile(socket);
+  if (!closed.ok()) {
+    TS_LOG_ERROR("stone '{}' stopped uncleanly: {}", name, closed.ToString());
+    return closed;
+  }
+  TS_LOG_INFO("stone '{}' stopped cleanly", name);
+  return run;
+}
+
+}  // namespace
+
+Status StoneServe(Context& ctx, const Args& args) {
+  signal(SIGPIPE, SIG_IGN);  // a vanished starter or client must not kill the stone
+  Result<uint64_t> fd = args.Number("--notify-fd", UINT64_MAX);
+  if (!fd.ok()) return fd.status();
+  if (*fd == UINT64_MAX && !args.Has("--foreground")) {
+    return Status::InvalidArgument(
+        "'tranship stone serve' runs a stone in this process; use --foreground, or start a "
+        "daemon with 'startstone NAME'.");
+  }
+  Notifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
+  Status s = Serve(ctx.home, args.positional[0], args.Has("-R"), &notifier);
+  if (!s.ok()) notifier.Failed(s.message());
+  return s;
+}
+
+}  // namespace tranship::cli

@@ -1,0 +1,211 @@
+// tranship workload: a testing tool for crash tests and the demo, not for operators.
+//
+//   tranship workload NAME [--writers N] [--transactions N] [--seconds S]
+//                          [--keys-per-txn K] [--ack-log FILE]
+//   tranship workload NAME --check FILE [--keys-per-txn K]
+//
+// Writer w (one thread and one connection each) commits transactions i = 0, 1, 2, ...
+// in order; transaction i puts K keys "wl/<w>/<i>/<k>" all with the value "w<w>t<i>".
+// After each acknowledged commit it appends "<w> <i>" to the ack log (first line
+// "writers N"), with one write(2), so the log survives the stone being killed. A writer
+// stops at its first error: the outcome of that last commit is unknown.
+//
+// --check proves the durability and atomicity invariants after a crash: for each
+// writer with a acknowledged transactions, transactions 0..a-1 are fully present,
+// transaction a (possibly in flight at the crash) is all or nothing, and a+1 was never
+// sent so none of it exists.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "cli/commands.h"
+#include "cli/connect.h"
+#include "cli/stone_state.h"
+
+namespace tranship::cli {
+namespace {
+
+std::string Key(uint64_t w, uint64_t i, uint64_t k) { return fmt::format("wl/{}/{}/{}", w, i, k); }
+std::string Value(uint64_t w, uint64_t i) { return fmt::format("w{}t{}", w, i); }
+
+struct Shared {
+  std::atomic<uint64_t> commits{0};
+  std::atomic<int> running{0};
+  std::mutex mu;
+  std::vector<std::string> errors;  // guarded by mu
+};
+
+void WriterLoop(const Home& home, const std::string& name, uint64_t w, uint64_t count,
+                uint64_t keys, uint64_t deadline_ns, int ack_fd, Shared* shared) {
+  auto fail = [&](const Status& s) {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    shared->errors.push_back(fmt::format("writer {}: {}", w, s.message()));
+  };
+  Result<std::unique_ptr<StoneClient>> client = ConnectStone(home, name);
+  if (!client.ok()) return fail(client.status());
+  for (uint64_t i = 0; i < count; i++) {
+    if (deadline_ns != 0 && MonotonicNanos() > deadline_ns) break;
+    TxnRequest txn;
+    for (uint64_t k = 0; k < keys; k++) {
+      txn.writes.push_back({WriteOp::Kind::kPut, Key(w, i, k), Value(w, i)});
+    }
+    Result<uint64_t> tid = (*client)->Commit(txn);
+    if (!tid.ok()) return fail(tid.status());
+    shared->commits.fetch_add(1);
+    if (ack_fd >= 0) {
+      std::string line = fmt::format("{} {}\n", w, i);
+      if (write(ack_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        return fail(Status::IOError("cannot append to the ack log"));
+      }
+    }
+  }
+}
+
+void Writer(const Home& home, const std::string& name, uint64_t w, uint64_t count,
+            uint64_t keys, uint64_t deadline_ns, int ack_fd, Shared* shared) {
+  WriterLoop(home, name, w, count, keys, deadline_ns, ack_fd, shared);
+  shared->running.fetch_sub(1);
+}
+
+Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
+  Result<uint64_t> writers = args.Number("--writers", 4);
+  Result<uint64_t> total = args.Number("--transactions", 1000);
+  Result<uint64_t> seconds = args.Number("--seconds", 0);
+  Result<uint64_t> keys = args.Number("--keys-per-txn", 3);
+  for (const auto* r : {&writers, &total, &seconds, &keys}) {
+    if (!r->ok()) return r->status();
+  }
+  if (*writers == 0 || *writers > 256 || *keys == 0) {
+    return Status::InvalidArgument("--writers must be 1 to 256 and --keys-per-txn at least 1");
+  }
+  TRANSHIP_RETURN_IF_ERROR(RequireRunning(ctx.home, name));
+  int ack_fd = -1;
+  std::string ack_log = args.Value("--ack-log");
+  if (!ack_log.empty()) {
+    ack_fd = ::open(ack_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (ack_fd < 0) return Status::FromErrno(errno, "open " + ack_log);
+    std::string header = fmt::format("writers {}\n", *writers);
+    if (write(ack_fd, header.data(), header.size()) < 0) {
+      return Status::FromErrno(errno, "write " + ack_log);
+    }
+  }
+  uint64_t start = MonotonicNanos();
+  uint64_t deadline = *seconds == 0 ? 0 : start + *seconds * 1000000000u;
+  Shared shared;
+  std::vector<std::thread> threads;
+  for (uint64_t w = 0; w < *writers; w++) {
+    uint64_t count = *total / *writers + (w < *total % *writers ? 1 : 0);
+    if (*seconds != 0 && !args.Has("--transactions")) count = UINT64_MAX;
+    shared.running.fetch_add(1);
+    threads.emplace_back(Writer, std::cref(ctx.home), name, w, count, *keys, deadline, ack_fd,
+                         &shared);
+  }
+  bool tty = isatty(2) == 1;
+  // On a terminal, refresh a progress line until every writer has returned.
+  while (tty && shared.running.load() > 0) {
+    double secs = static_cast<double>(MonotonicNanos() - start) / 1e9;
+    fmt::print(stderr, "\r{} commits, {:.0f} commits/s\x1b[K", shared.commits.load(),
+               secs > 0 ? static_cast<double>(shared.commits.load()) / secs : 0.0);
+    std::fflush(stderr);
+    usleep(200 * 1000);
+  }
+  for (std::thread& t : threads) t.join();
+  if (ack_fd >= 0) ::close(ack_fd);
+  double secs = static_cast<double>(MonotonicNanos() - start) / 1e9;
+  uint64_t commits = shared.commits.load();
+  if (tty) fmt::print(stderr, "\n");
+  fmt::print("workload: {} acknowledged commits by {} writers in {:.1f} s ({:.0f} commits/s)\n",
+             commits, *writers, secs, secs > 0 ? static_cast<double>(commits) / secs : 0.0);
+  if (!shared.errors.empty()) {
+    return Status::Aborted(fmt::format("workload: {} of {} writers stopped early; first: {}",
+                                       shared.errors.size(), *writers, shared.errors.front()));
+  }
+  return Status::OK();
+}
+
+Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
+  Result<uint64_t> keys = args.Number("--keys-per-txn", 3);
+  if (!keys.ok()) return keys.status();
+  std::string path = args.Value("--check");
+  Result<std::string> text = ReadFileToString(Env::Default(), path);
+  if (!text.ok()) return text.status();
+  std::istringstream in(*text);
+  std::string word;
+  uint64_t writers = 0;
+  if (!(in >> word >> writers) || word != "writers") {
+    return Status::Corruption(path + " is not a workload ack log");
+  }
+  std::map<uint64_t, uint64_t> acked;  // writer -> acknowledged transactions
+  uint64_t w, i, total = 0;
+  while (in >> w >> i) {
+    // Each writer acknowledges in order, so its i-th ack line is transaction i.
+    if (w >= writers || i != acked[w]) {
+      return Status::Corruption(fmt::format("{}: unexpected ack '{} {}'", path, w, i));
+    }
+    acked[w]++;
+    total++;
+  }
+  Result<std::unique_ptr<StoneClient>> client = ConnectStone(ctx.home, name);
+  if (!client.ok()) return client.status();
+  // How many keys of transaction (w, i) hold its value.
+  auto present = [&](uint64_t w, uint64_t i, uint64_t nkeys) -> Result<uint64_t> {
+    uint64_t n = 0;
+    for (uint64_t k = 0; k < nkeys; k++) {
+      Result<ReadResult> r = (*client)->Get(Key(w, i, k));
+      if (!r.ok()) return r.status();
+      if (r->found && r->value == Value(w, i)) n++;
+    }
+    return n;
+  };
+  uint64_t in_flight_committed = 0;
+  for (uint64_t w = 0; w < writers; w++) {
+    uint64_t a = acked[w];
+    for (uint64_t i = 0; i <= a; i++) {
+      Result<uint64_t> n = present(w, i, *keys);
+      if (!n.ok()) return n.status();
+      if (i < a && *n != *keys) {
+        return Status::Corruption(fmt::format(
+            "check: acknowledged transaction {} of writer {} is missing {} of its {} keys "
+            "(e.g. {})", i, w, *keys - *n, *keys, Key(w, i, 0)));
+      }
+      if (i == a && *n != 0 && *n != *keys) {
+        return Status::Corruption(fmt::format(
+            "check: transaction {} of writer {} is half-applied: {} of its {} keys present",
+            i, w, *n, *keys));
+      }
+      if (i == a && *n == *keys) in_flight_committed++;
+    }
+    Result<uint64_t> beyond = present(w, a + 1, 1);
+    if (!beyond.ok()) return beyond.status();
+    if (*beyond != 0) {
+      return Status::Corruption(fmt::format(
+          "check: transaction {} of writer {} exists but was never sent", a + 1, w));
+    }
+  }
+  fmt::print("check: all {} acknowledged transactions of {} writers are present; {} "
+             "unacknowledged in-flight transactions committed whole; none half-applied.\n",
+             total, writers, in_flight_committed);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status WorkloadCommand(Context& ctx, const Args& args) {
+  const std::string& name = args.positional[0];
+  TRANSHIP_RETURN_IF_ERROR(ctx.home.RequireStone(name));
+  if (args.Has("--check")) return CheckWorkload(ctx, name, args);
+  return RunWorkload(ctx, name, args);
+}
+
+}  // namespace tranship::cli
