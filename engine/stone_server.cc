@@ -290,11 +290,12 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
       TRANSHIP_RETURN_IF_ERROR(cp::DecodeHello(f.body, &h));
       if (h.magic != cp::kMagic) return Status::Corruption("bad magic in hello message");
       if (h.protocol_version != cp::kProtocolVersion) {
-        // Answered, so the client can say what is wrong; every later frame closes.
-        cp::EncodeErrorReply(out, f.type, f.request_id, Status::NotSupported(fmt::format(
+        // Answered, so the client can say what is wrong, then closed like garbage.
+        Status refused = Status::NotSupported(fmt::format(
             "client protocol version {} is not supported by stone '{}' (tranship {} speaks {})",
-            h.protocol_version, options_.name, TRANSHIP_VERSION, cp::kProtocolVersion)));
-        return Status::OK();
+            h.protocol_version, options_.name, TRANSHIP_VERSION, cp::kProtocolVersion));
+        cp::EncodeErrorReply(out, f.type, f.request_id, refused);
+        return refused;
       }
       c->set_hello_done();
       TS_LOG_DEBUG("client connection {} is '{}'", c->id(), h.client_name);

@@ -120,6 +120,7 @@ void Connection::Flush() {
   if (n >= 0 && static_cast<size_t>(n) == out_.size()) {
     out_.clear();
     Trim(&out_);
+    MaybeShutdown();  // the last reply owed to a peer that stopped sending went out
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {

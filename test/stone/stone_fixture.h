@@ -115,6 +115,8 @@ class RawConn {
     }
   }
 
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+
   // Next whole frame, or false on EOF / error / timeout.
   bool ReadFrame(client_protocol::Frame* f, int timeout_ms = 10000) {
     uint64_t deadline = MonotonicNanos() + uint64_t(timeout_ms) * 1000000;

@@ -234,6 +234,45 @@ TEST_CASE("GarbageClosesOnlyThatConnection") {
   CHECK(good->Get("k")->value == "after");
 }
 
+TEST_CASE("HalfClosedClientGetsItsRepliesThenEof") {
+  StoneFixture stone;
+  RawConn raw(stone.socket_path());
+  std::string msg;
+  cp::EncodeHello(&msg, 1, "half");
+  TxnRequest t;
+  t.writes.push_back({WriteOp::Kind::kPut, "hc", "v"});
+  cp::EncodeCommit(&msg, 2, t);
+  raw.Send(msg);
+  raw.ShutdownWrite();
+  cp::Frame f;
+  REQUIRE(raw.ReadFrame(&f));
+  CHECK(f.type == cp::MsgType::kHelloReply);
+  REQUIRE(raw.ReadFrame(&f));
+  CHECK(f.type == cp::MsgType::kCommitReply);
+  uint64_t tid = 0;
+  CHECK(cp::DecodeCommitReply(f.body, &tid).ok());
+  CHECK(raw.WaitClosed());
+  CHECK(stone.engine()->Get("hc").version == tid);
+}
+
+TEST_CASE("WrongProtocolVersionIsAnsweredThenClosed") {
+  StoneFixture stone;
+  RawConn raw(stone.socket_path());
+  std::string msg;
+  cp::EncodeHello(&msg, 7, "future");
+  msg[cp::kFrameHeaderSize + 4] = 99;  // protocol_version low byte
+  raw.Send(msg);
+  cp::Frame f;
+  REQUIRE(raw.ReadFrame(&f));
+  CHECK(f.type == cp::MsgType::kHelloReply);
+  CHECK(f.request_id == 7);
+  cp::HelloReply reply;
+  Status s = cp::DecodeHelloReply(f.body, &reply);
+  CHECK(s.code() == Status::Code::kNotSupported);
+  CHECK(s.message().find("version 99") != std::string::npos);
+  CHECK(raw.WaitClosed());
+}
+
 TEST_CASE("ValuesAtTheMessageLimit") {
   StoneFixture stone;
   auto c = stone.Connect();
