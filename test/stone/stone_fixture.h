@@ -24,7 +24,8 @@ namespace tranship::test {
 class StoneFixture {
  public:
   // stale_socket: leave a socket file nobody listens on where the server will bind.
-  explicit StoneFixture(bool stale_socket = false) {
+  // handle_signals: the server stops on SIGTERM/SIGINT sent to this process.
+  explicit StoneFixture(bool stale_socket = false, bool handle_signals = false) {
     if (stale_socket) MakeStaleSocket(socket_path());
     EngineOptions o;
     o.extent_dir = dir_ / "extent";
@@ -37,7 +38,7 @@ class StoneFixture {
     StoneServerOptions so;
     so.name = "teststone";
     so.socket_path = socket_path();
-    so.handle_signals = false;
+    so.handle_signals = handle_signals;
     so.extent_dir = o.extent_dir;
     server_ = std::make_unique<StoneServer>(engine_.get(), so);
     thread_ = std::thread([this] {
@@ -74,6 +75,7 @@ class StoneFixture {
     ::close(fd);  // the file stays; connecting to it is refused
   }
 
+  bool stopped() const { return stopped_.load(); }
   std::string socket_path() const { return dir_ / "stone.sock"; }
   const TempDir& dir() const { return dir_; }
   Engine* engine() { return engine_.get(); }

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include <fmt/format.h>
 
 #include <regex>
@@ -381,6 +383,18 @@ TEST_CASE("NotRunningSaysWhatToDo") {
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().message() ==
         "The stone 'quux' is not running. To fix this run 'startstone quux'.");
+}
+
+TEST_CASE("SigtermStopsTheServer") {
+  StoneFixture stone(/*stale_socket=*/false, /*handle_signals=*/true);
+  auto c = stone.Connect();
+  REQUIRE(c->Put("k", "v").ok());
+  REQUIRE(::kill(::getpid(), SIGTERM) == 0);
+  CHECK(test::WaitFor([&] { return stone.stopped(); }));
+  CHECK_FALSE(c->Get("k").ok());  // the server closed the connection
+  auto again = StoneClient::Connect(stone.socket_path(), "teststone", 500);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.status().message().find("is not running") != std::string::npos);
 }
 
 TEST_CASE("StaleSocketIsReplaced") {
