@@ -158,13 +158,18 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   }
   Result<std::unique_ptr<StoneClient>> client = ConnectStone(ctx.home, name);
   if (!client.ok()) return client.status();
-  // How many keys of transaction (w, i) hold its value.
+  // How many keys of transaction (w, i) hold its value; *absent names one that does not.
+  std::string absent;
   auto present = [&](uint64_t w, uint64_t i, uint64_t nkeys) -> Result<uint64_t> {
     uint64_t n = 0;
     for (uint64_t k = 0; k < nkeys; k++) {
       Result<ReadResult> r = (*client)->Get(Key(w, i, k));
       if (!r.ok()) return r.status();
-      if (r->found && r->value == Value(w, i)) n++;
+      if (r->found && r->value == Value(w, i)) {
+        n++;
+      } else {
+        absent = Key(w, i, k);
+      }
     }
     return n;
   };
@@ -177,7 +182,7 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
       if (i < a && *n != *keys) {
         return Status::Corruption(fmt::format(
             "check: acknowledged transaction {} of writer {} is missing {} of its {} keys "
-            "(e.g. {})", i, w, *keys - *n, *keys, Key(w, i, 0)));
+            "(e.g. {})", i, w, *keys - *n, *keys, absent));
       }
       if (i == a && *n != 0 && *n != *keys) {
         return Status::Corruption(fmt::format(

@@ -1,0 +1,214 @@
+// A stone's whole life through the tranship command, as an operator drives it:
+// create, start, status, data, admin, stop, restart, snapshot, restore, destroy.
+
+#include <signal.h>
+
+#include <regex>
+#include <sstream>
+
+#include <doctest/doctest.h>
+
+#include "test/cli/cli_harness.h"
+
+namespace tranship::test {
+namespace {
+
+void Ok(const RunResult& r) {
+  INFO("stdout: " << r.out << "stderr: " << r.err);
+  CHECK(r.code == 0);
+}
+
+std::string Get(CliHarness& h, const std::string& key) {
+  RunResult r = h.Run({"get", "prod", key});
+  return r.code == 0 ? r.out : "<missing>";
+}
+
+// The status row of the stone `name` (table output), or "".
+std::string StatusRow(CliHarness& h, const std::string& name) {
+  RunResult r = h.Run({"status"});
+  REQUIRE(r.code == 0);
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.ends_with(" stone  " + name)) return line;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("StoneLifecycle") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  CHECK(ReadAll(h.Path("etc/conf.d/prod.conf")).find("STN_TRAN_LOG_SIZES = 100;") !=
+        std::string::npos);
+  for (const char* dir : {"", "/etc", "/etc/conf.d", "/data", "/data/prod", "/data/prod/extent",
+                          "/data/prod/tranlog", "/log", "/run"}) {
+    struct stat st;
+    REQUIRE(stat((h.home() + dir).c_str(), &st) == 0);
+    CHECK_MESSAGE((st.st_mode & 0777) == 0700, dir);
+  }
+  CHECK(h.Run({"stone", "list"}).out.starts_with("prod "));
+  CHECK(StatusRow(h, "prod").starts_with("exists "));
+
+  RunResult started = h.RunAlias("startstone", {"prod"});
+  Ok(started);
+  pid_t pid = h.StonePid("prod");
+  REQUIRE(pid > 0);
+  CHECK(cli::IsStoneProcess(pid, "prod"));
+  std::string row = StatusRow(h, "prod");
+  CHECK(row.starts_with("running "));
+  CHECK(row.find(" " + std::to_string(pid) + " ") != std::string::npos);
+  CHECK(row.find(h.Path("run/prod.sock")) != std::string::npos);
+  RunResult json = h.Run({"status", "--json"});
+  Ok(json);
+  CHECK(json.out.find("\"status\":\"running\",\"version\":\"0.1.0\"") != std::string::npos);
+  CHECK(json.out.find("\"pid\":" + std::to_string(pid) + ",") != std::string::npos);
+  CHECK(json.out.find("\"type\":\"stone\",\"name\":\"prod\"}") != std::string::npos);
+
+  // Data.
+  Ok(h.Run({"put", "prod", "greeting", "hello world"}));
+  CHECK(Get(h, "greeting") == "hello world\n");
+  Ok(h.Run({"del", "prod", "greeting"}));
+  CHECK(Get(h, "greeting") == "<missing>");
+  RunResult load = h.Run({"load", "prod"},
+                         "put a 1\nput b 2\ncommit\n# comment\n\ndel a\nput c 3\n");
+  Ok(load);
+  CHECK(load.out.find("2 transactions committed") != std::string::npos);
+  CHECK(Get(h, "a") == "<missing>");
+  CHECK(Get(h, "b") == "2\n");
+  CHECK(Get(h, "c") == "3\n");  // the final transaction needs no "commit"
+
+  // Admin.
+  RunResult digest = h.Run({"admin", "prod", "digest"});
+  Ok(digest);
+  CHECK(std::regex_search(digest.out, std::regex("tid [0-9]+ .*[0-9a-f]{64}\n$")));
+  Ok(h.Run({"admin", "prod", "checkpoint"}));
+  Ok(h.Run({"admin", "prod", "start-new-log"}));
+  RunResult report = h.Run({"admin", "prod", "file-size-report"});
+  Ok(report);
+  CHECK(report.out.find("tranlog2.dbf") != std::string::npos);
+
+  // A clean stop, then status and the log tell the story.
+  RunResult stopped = h.RunAlias("stopstone", {"prod"});
+  Ok(stopped);
+  CHECK(stopped.out == "Stopped the stone 'prod' (pid " + std::to_string(pid) + ").\n");
+  CHECK_FALSE(cli::ProcessAlive(pid));
+  CHECK_FALSE(std::filesystem::exists(h.Path("run/prod.pid")));
+  CHECK_FALSE(std::filesystem::exists(h.Path("run/prod.sock")));
+  CHECK(StatusRow(h, "prod").starts_with("exists "));
+  std::string log = ReadAll(h.Path("log/prod.log"));
+  CHECK(log.find("recovery") != std::string::npos);
+  CHECK(log.find("stop requested") != std::string::npos);
+  CHECK(log.find("stopped cleanly") != std::string::npos);
+
+  // The tranlog tools on the stopped stone's files.
+  RunResult info = h.RunAlias("copydbf", {"-i", h.Path("data/prod/tranlog/tranlog1.dbf")});
+  Ok(info);
+  CHECK(info.out.find("file id:       1\n") != std::string::npos);
+  CHECK(info.out.find("closed with a log switch to file 2") != std::string::npos);
+  RunResult verify = h.Run({"tranlog", "verify", h.Path("data/prod/tranlog")});
+  Ok(verify);
+  CHECK(verify.out.find("tranlog1.dbf") != std::string::npos);
+  CHECK(verify.out.find("ok: 2 files") != std::string::npos);
+
+  // restart works from stopped and from running; the data survives both.
+  Ok(h.Run({"stone", "restart", "prod"}));
+  pid_t pid2 = h.StonePid("prod");
+  Ok(h.Run({"stone", "restart", "prod"}));
+  pid_t pid3 = h.StonePid("prod");
+  CHECK(pid2 != pid3);
+  CHECK_FALSE(cli::ProcessAlive(pid2));
+  CHECK(Get(h, "b") == "2\n");
+
+  // snapshot restarts a running stone; restore-snapshot brings back its contents.
+  RunResult snap = h.Run({"stone", "snapshot", "prod"});
+  Ok(snap);
+  CHECK(std::filesystem::exists(h.Path("data/prod/snapshot/SNAPSHOT")));
+  CHECK(std::filesystem::exists(h.Path("data/prod/snapshot/extent/extent0.dbf")));
+  CHECK(std::filesystem::exists(h.Path("data/prod/snapshot/tranlog.0/tranlog1.dbf")));
+  CHECK(cli::IsStoneProcess(h.StonePid("prod"), "prod"));
+  Ok(h.Run({"put", "prod", "after", "snapshot"}));
+  Ok(h.Run({"del", "prod", "b"}));
+  Ok(h.Run({"stone", "restore-snapshot", "prod"}));
+  CHECK(cli::IsStoneProcess(h.StonePid("prod"), "prod"));
+  CHECK(Get(h, "after") == "<missing>");
+  CHECK(Get(h, "b") == "2\n");
+  CHECK(Get(h, "c") == "3\n");
+
+  // A stopped stone can be snapshotted and stays stopped.
+  Ok(h.Run({"stone", "stop", "prod"}));
+  Ok(h.Run({"stone", "snapshot", "prod"}));
+  CHECK(h.StonePid("prod") == 0);
+
+  Ok(h.Run({"stone", "destroy", "prod"}));
+  CHECK_FALSE(std::filesystem::exists(h.Path("data/prod")));
+  CHECK_FALSE(std::filesystem::exists(h.Path("etc/conf.d/prod.conf")));
+  CHECK(StatusRow(h, "prod").empty());
+  CHECK(h.Run({"status", "--json"}).out == "[]\n");
+}
+
+TEST_CASE("KilledStoneShowsStalePidAndRecoversOnStart") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  Ok(h.RunAlias("startstone", {"prod"}));
+  Ok(h.Run({"put", "prod", "k", "v"}));
+  pid_t pid = h.StonePid("prod");
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }));
+  CHECK(StatusRow(h, "prod").starts_with("stale pid "));
+  RunResult put = h.Run({"put", "prod", "k", "w"});
+  CHECK(put.code == 1);
+  CHECK(put.err == "The stone 'prod' is not running. To fix this run 'startstone prod'.\n");
+  Ok(h.RunAlias("startstone", {"prod"}));
+  CHECK(StatusRow(h, "prod").starts_with("running "));
+  CHECK(h.Run({"get", "prod", "k"}).out == "v\n");
+  // stopstone of a stone whose process is gone removes the stale pid file.
+  pid = h.StonePid("prod");
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }));
+  RunResult stop = h.RunAlias("stopstone", {"prod"});
+  CHECK(stop.code == 1);
+  CHECK(stop.err == "The stone 'prod' is not running.\n");
+  CHECK(StatusRow(h, "prod").starts_with("exists "));
+}
+
+TEST_CASE("RestoreModeStoneRefusesWrites") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  Ok(h.RunAlias("startstone", {"prod"}));
+  Ok(h.Run({"put", "prod", "k", "v"}));
+  Ok(h.Run({"stone", "restart", "prod", "-R"}));
+  CHECK(h.Run({"get", "prod", "k"}).out == "v\n");  // hot standby reads
+  RunResult put = h.Run({"put", "prod", "k", "w"});
+  CHECK(put.code == 1);
+  CHECK(OneLine(put.err));
+  // A snapshot restarts it in restore mode again.
+  Ok(h.Run({"stone", "snapshot", "prod"}));
+  CHECK(h.Run({"put", "prod", "k", "w"}).code == 1);
+  Ok(h.Run({"stone", "stop", "prod"}));
+}
+
+TEST_CASE("TranlogVerifyReportsDamageWithOffset") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  Ok(h.RunAlias("startstone", {"prod"}));
+  for (int i = 0; i < 5; i++) Ok(h.Run({"put", "prod", "k" + std::to_string(i), "value"}));
+  Ok(h.Run({"admin", "prod", "start-new-log"}));
+  Ok(h.Run({"put", "prod", "later", "value"}));
+  Ok(h.Run({"stone", "stop", "prod"}));
+  std::string file = h.Path("data/prod/tranlog/tranlog1.dbf");
+  IncrementByte(file, FileSize(file) / 2);
+  RunResult verify = h.Run({"tranlog", "verify", h.Path("data/prod/tranlog")});
+  CHECK(verify.code == 1);
+  CHECK(OneLine(verify.err));
+  CHECK(verify.err.find("is damaged") != std::string::npos);
+  CHECK(verify.out.find("error: ") != std::string::npos);
+  CHECK(verify.out.find("offset") != std::string::npos);
+  RunResult info = h.Run({"tranlog", "info", file});
+  CHECK(info.out.find("corrupt at offset") != std::string::npos);
+  RunResult one = h.Run({"tranlog", "verify", file});
+  CHECK(one.code == 1);
+}
+
+}  // namespace tranship::test
