@@ -550,10 +550,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   uint64_t t0 = MonotonicNanos();
   auto rs = Recover(options, env);
   if (!rs.ok()) return rs.status();
-  TS_LOG_INFO("recovery after {} stop: {} from the extent at TID {}, replayed {} records to TID "
-              "{}{} in {:.1f} ms; lineage {}, durable end {}",
-              clean ? "a clean" : "an unclean", rs->had_extent ? "started" : "no extent, started",
-              rs->had_extent ? rs->tid - 0 : 0, rs->records_replayed, rs->tid,
+  TS_LOG_INFO("recovery after {} stop: {}, replayed {} records to TID {}{} in {:.1f} ms; "
+              "lineage {}, durable end {}",
+              clean ? "a clean" : "an unclean",
+              rs->had_extent ? fmt::format("extent at TID {}", rs->extent_tid)
+                             : std::string("no extent, from tranlog 1"),
+              rs->records_replayed, rs->tid,
               rs->torn_bytes_cut ? fmt::format(", cut a torn tail of {} bytes", rs->torn_bytes_cut)
                                  : std::string(),
               (MonotonicNanos() - t0) / 1e6, rs->lineage.ToHex(), rs->end.pos.ToString());

@@ -68,6 +68,7 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
   if (from_extent) {
     TRANSHIP_RETURN_IF_ERROR(ReadExtent(env, extent_path, &eh, &rs.state));
     rs.had_extent = true;
+    rs.extent_tid = eh.tid;
     rs.lineage = eh.lineage;
     rs.tid = eh.tid;
     rs.last_commit_us = eh.last_commit_us;

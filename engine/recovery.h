@@ -34,6 +34,7 @@ struct RecoveredState {
   uint64_t records_replayed = 0;
   uint64_t torn_bytes_cut = 0;
   bool had_extent = false;
+  uint64_t extent_tid = 0;       // TID the extent was taken at
 };
 
 Result<RecoveredState> Recover(const EngineOptions& options, Env* env);
