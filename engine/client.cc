@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "engine/client_protocol.h"
+#include "engine/unix_socket.h"
 
 namespace tranship {
 namespace cp = client_protocol;
@@ -185,11 +186,7 @@ Result<std::unique_ptr<StoneClient>> StoneClient::Connect(const std::string& soc
                                                           const std::string& stone_name,
                                                           int timeout_ms) {
   sockaddr_un addr{};
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    return Status::InvalidArgument(fmt::format("socket path '{}' is too long", socket_path));
-  }
-  addr.sun_family = AF_UNIX;
-  socket_path.copy(addr.sun_path, socket_path.size());
+  TRANSHIP_RETURN_IF_ERROR(MakeUnixAddress(socket_path, &addr));
   int64_t deadline = DeadlineAfter(timeout_ms);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Status::FromErrno(errno, "socket");

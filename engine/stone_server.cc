@@ -16,9 +16,7 @@
 // read), close the async handle last.
 #include "engine/stone_server.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -33,6 +31,7 @@
 #include "engine/client_protocol.h"
 #include "engine/stone_admin.h"
 #include "engine/stone_server_conn.h"
+#include "engine/unix_socket.h"
 
 namespace tranship {
 namespace cp = client_protocol;
@@ -45,44 +44,6 @@ constexpr size_t kMaxConnections = 1024;
 
 Status UvError(int err, std::string_view what) {
   return Status::IOError(fmt::format("{}: {}", what, uv_strerror(err)));
-}
-
-// Decides what to do with an existing file at the socket path: a live server there is
-// Busy, a stale socket (nothing accepts) is removed, anything else is left alone.
-Status ClaimSocketPath(const std::string& path) {
-  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-    return Status::InvalidArgument(fmt::format(
-        "socket path '{}' is {} bytes; Unix sockets allow at most {}", path, path.size(),
-        sizeof(sockaddr_un::sun_path) - 1));
-  }
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::OK();
-    return Status::FromErrno(errno, "stat " + path);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return Status::AlreadyExists(fmt::format(
-        "'{}' exists and is not a socket; move it away or choose another socket path", path));
-  }
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Status::FromErrno(errno, "socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  path.copy(addr.sun_path, path.size());
-  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int err = errno;
-  ::close(fd);
-  // EAGAIN: a live listener whose backlog is full.
-  if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
-    return Status::Busy(
-        fmt::format("another stone server is already listening on '{}'; stop it first", path));
-  }
-  if (err != ECONNREFUSED) return Status::FromErrno(err, "probe socket " + path);
-  TS_LOG_INFO("removing stale socket {}", path);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Status::FromErrno(errno, "remove stale socket " + path);
-  }
-  return Status::OK();
 }
 
 }  // namespace
@@ -232,12 +193,12 @@ Status StoneServer::Impl::Listen() {
   listener_open_ = true;
   int rc = uv_pipe_bind(&listener_, options_.socket_path.c_str());
   if (rc != 0) return UvError(rc, "bind " + options_.socket_path);
+  struct stat s;
+  if (::lstat(options_.socket_path.c_str(), &s) == 0) socket_inode_ = s.st_ino;
   // Restrict before listen(): until then nobody can connect, so there is no window.
   if (::chmod(options_.socket_path.c_str(), 0600) != 0) {
     return Status::FromErrno(errno, "chmod " + options_.socket_path);
   }
-  struct stat s;
-  if (::lstat(options_.socket_path.c_str(), &s) == 0) socket_inode_ = s.st_ino;
   rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), SOMAXCONN,
                  [](uv_stream_t* server, int status) {
     auto* self = static_cast<Impl*>(server->data);
