@@ -22,7 +22,8 @@ constexpr int kNotifyFd = 3;
 
 // In the forked child: becomes the daemon process image. Never returns.
 [[noreturn]] void ExecDaemon(int notify_write, const std::string& self_exe,
-                             const std::string& name, bool restore_mode) {
+                             const std::string& name, bool restore_mode,
+                             const std::string& log_path) {
   setsid();  // no controlling terminal: the shell's ^C and hangup do not reach the stone
   int null_fd = ::open("/dev/null", O_RDWR);
   if (null_fd >= 0) {
@@ -30,6 +31,9 @@ constexpr int kNotifyFd = 3;
     dup2(null_fd, 1);
     dup2(null_fd, 2);
   }
+  // Anything written to stderr (an abort message, a sanitizer report) ends up in the log.
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (log_fd >= 0) dup2(log_fd, 2);
   if (notify_write == kNotifyFd) {
     fcntl(kNotifyFd, F_SETFD, 0);
   } else {
@@ -74,7 +78,7 @@ Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool r
   }
   if (pid == 0) {
     close(fds[0]);
-    ExecDaemon(fds[1], self_exe, name, restore_mode);
+    ExecDaemon(fds[1], self_exe, name, restore_mode, home.LogPath(name));
   }
   close(fds[1]);
   // Recovery may take long; the child reports or dies, so the read always ends.

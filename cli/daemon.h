@@ -2,10 +2,10 @@
 // Starting and stopping the stone daemon.
 //
 // `startstone NAME` forks and execs this binary as `tranship stone serve NAME
-// --notify-fd 3` in a new session with stdio on /dev/null. The child loads the
-// configuration, logs to log/NAME.log, opens (recovers) the engine, and serves the
-// client protocol on run/NAME.sock; once logins are accepted it writes run/NAME.pid
-// and sends "OK" through the notify pipe. If it fails first it sends "ERR <one line>"
+// --notify-fd 3` in a new session, stdin and stdout on /dev/null, stderr appended to
+// log/NAME.log. The child loads the configuration, logs to log/NAME.log, opens
+// (recovers) the engine, and serves the client protocol on run/NAME.sock; once logins
+// are accepted it writes run/NAME.pid and sends "OK" through the notify pipe. If it fails first it sends "ERR <one line>"
 // instead; if it dies, the pipe's EOF tells the parent. So the parent returns exactly
 // when the stone is usable or certainly is not, without sleeping.
 //

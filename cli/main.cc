@@ -167,10 +167,21 @@ int Main(int argc, char** argv) {
   size_t used = 0;
   const Command* cmd = Find(args, &used);
   if (cmd == nullptr) {
-    std::string what = args[0];
-    if ((what == "stone" || what == "tranlog") && args.size() > 1) what += " " + args[1];
+    const std::string& group = args[0];
+    if (group == "stone" || group == "tranlog") {
+      if (args.size() == 1) {
+        return Fail(Status::InvalidArgument(fmt::format(
+                        "'tranship {}' needs a command. To see them run 'tranship help {}'.",
+                        group, group)),
+                    2);
+      }
+      return Fail(Status::InvalidArgument(fmt::format(
+                      "Unknown command '{} {}'. To see the {} commands run 'tranship help {}'.",
+                      group, args[1], group, group)),
+                  2);
+    }
     return Fail(Status::InvalidArgument(fmt::format(
-                    "Unknown command '{}'. To see the commands run 'tranship --help'.", what)),
+                    "Unknown command '{}'. To see the commands run 'tranship --help'.", group)),
                 2);
   }
   std::vector<std::string> rest(args.begin() + static_cast<long>(used), args.end());

@@ -93,7 +93,9 @@ TEST_CASE("UsageErrors") {
   CliHarness h;
   Fails(h.Run({"frob"}), 2, "Unknown command 'frob'. To see the commands run 'tranship --help'.");
   Fails(h.Run({"stone", "frob", "x"}), 2,
-        "Unknown command 'stone frob'. To see the commands run 'tranship --help'.");
+        "Unknown command 'stone frob'. To see the stone commands run 'tranship help stone'.");
+  Fails(h.Run({"tranlog"}), 2,
+        "'tranship tranlog' needs a command. To see them run 'tranship help tranlog'.");
   Fails(h.Run({"stone", "start"}), 2, "Missing arguments. Usage: tranship stone start NAME [-R]");
   Fails(h.RunAlias("startstone", {}), 2, "Missing arguments. Usage: tranship stone start NAME [-R]");
   Fails(h.Run({"stone", "start", "prod", "-x"}), 2,
