@@ -157,7 +157,9 @@ std::span<char> FrameReader::PrepareWrite(size_t min) {
   if (buf_.size() - end_ < need) {
     Compact();
     if (buf_.size() - end_ < need) {
-      buf_.resize(std::max(end_ + need, std::max(kDefaultBufferSize, buf_.size() * 2)));
+      // `need` already covers the whole frame, so growing exactly (no doubling) keeps
+      // a connection's buffer within one maximal frame plus one read.
+      buf_.resize(std::max(end_ + need, kDefaultBufferSize));
     }
   }
   return std::span<char>(buf_.data() + end_, buf_.size() - end_);

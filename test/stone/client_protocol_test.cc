@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "base/coding.h"
 #include "engine/client_protocol.h"
 #include "test/test_util.h"
@@ -213,6 +216,29 @@ TEST_CASE("LargeFrameAtTheLimitIsAccepted") {
   std::string_view key;
   REQUIRE(cp::DecodeGet(f.body, &key).ok());
   CHECK(key.size() == cp::kMaxBodySize - 4);
+}
+
+TEST_CASE("BufferGrowsToOneFrameAndShrinksAfter") {
+  std::string buf;
+  cp::EncodeGet(&buf, 1, std::string(10 << 20, 'k'));
+  cp::FrameReader r;
+  size_t fed = 0;
+  size_t peak = 0;
+  cp::Frame f;
+  while (fed < buf.size()) {
+    std::span<char> room = r.PrepareWrite(64 << 10);
+    peak = std::max(peak, r.buffered() + room.size());
+    size_t n = std::min({room.size(), buf.size() - fed, size_t{100000}});
+    std::memcpy(room.data(), buf.data() + fed, n);
+    r.CommitWrite(n);
+    fed += n;
+    if (fed < buf.size()) CHECK(r.Read(&f) == cp::FrameReader::Next::kNeedMore);
+  }
+  CHECK(peak <= buf.size() + (64 << 10));
+  REQUIRE(r.Read(&f) == cp::FrameReader::Next::kFrame);
+  CHECK(f.body.size() == buf.size() - cp::kFrameHeaderSize);
+  // Consumed: the next read gets a small buffer again.
+  CHECK(r.PrepareWrite(1).size() <= 64u << 10);
 }
 
 TEST_CASE("OversizeLengthIsRefusedBeforeBuffering") {
