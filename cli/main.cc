@@ -29,7 +29,7 @@ const Command kCommands[] = {
      {"tranship stone stop NAME", 1, 1, {}, {}}, StoneStop},
     {"stone restart", "stop a stone if it runs, then start it",
      {"tranship stone restart NAME [-R]", 1, 1, {"-R"}, {}}, StoneRestart},
-    {"stone destroy", "delete a stopped stone with its configuration and data",
+    {"stone destroy", "delete a stopped stone: configuration and data (the log stays)",
      {"tranship stone destroy NAME", 1, 1, {}, {}}, StoneDestroy},
     {"stone snapshot", "copy the repository aside (stops and restarts a running stone)",
      {"tranship stone snapshot NAME", 1, 1, {}, {}}, StoneSnapshot},

@@ -21,8 +21,8 @@ Status StoneCreate(Context& ctx, const Args& args) {
   TRANSHIP_RETURN_IF_ERROR(ValidateStoneName(name));
   if (args.Has("--from-backup")) {
     return Status::NotSupported(
-        "'stone create --from-backup' is not available in this build. To fix this create "
-        "the stone, start it with -R and run 'tranship admin NAME restore-from-backup FILE'.");
+        "'tranship stone create --from-backup' is not available in this version of tranship. "
+        "To fix this create the stone without --from-backup.");
   }
   const Home& home = ctx.home;
   TRANSHIP_RETURN_IF_ERROR(home.EnsureLayout());

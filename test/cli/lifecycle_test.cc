@@ -60,6 +60,9 @@ TEST_CASE("StoneLifecycle") {
   CHECK(row.starts_with("running "));
   CHECK(row.find(" " + std::to_string(pid) + " ") != std::string::npos);
   CHECK(row.find(h.Path("run/prod.sock")) != std::string::npos);
+  struct stat sock;
+  REQUIRE(stat(h.Path("run/prod.sock").c_str(), &sock) == 0);
+  CHECK((sock.st_mode & 0777) == 0600);
   RunResult json = h.Run({"status", "--json"});
   Ok(json);
   CHECK(json.out.find("\"status\":\"running\",\"version\":\"0.1.0\"") != std::string::npos);
