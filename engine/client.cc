@@ -1,6 +1,7 @@
-// The blocking client library: plain poll/read/write on the stone's Unix socket.
-// One request at a time; each request is encoded into a reused buffer and sent with
-// one send(2), the reply is read in large chunks through the shared FrameReader.
+// The blocking client library: plain send/recv (poll only for deadlines) on the stone's
+// Unix socket. One request at a time; each request is encoded into a reused buffer and
+// sent with one send(2), the reply is read in large chunks through the shared
+// FrameReader.
 #include "engine/client.h"
 
 #include <fcntl.h>
@@ -78,10 +79,13 @@ class StoneClient::Impl {
   uint32_t subscribe_id_ = 0;
 };
 
+// The socket is blocking. Without a deadline a request costs one send and one recv;
+// with one, MSG_DONTWAIT plus poll keep the wait bounded.
 Status StoneClient::Impl::SendAll(int64_t deadline) {
+  int flags = MSG_NOSIGNAL | (deadline == kNoDeadline ? 0 : MSG_DONTWAIT);
   size_t off = 0;
   while (off < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + off, out_.size() - off, MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_, out_.data() + off, out_.size() - off, flags);
     if (n >= 0) {
       off += static_cast<size_t>(n);
       continue;
@@ -105,17 +109,19 @@ Result<cp::Frame> StoneClient::Impl::ReadFrame(int64_t deadline) {
       case cp::FrameReader::Next::kError: return Lost(in_.error().message());
       case cp::FrameReader::Next::kNeedMore: break;
     }
-    // Wait first: a reply is never there right after its request went out, and the
-    // speculative recv would cost a system call per request.
-    pollfd p{fd_, POLLIN, 0};
-    int rc = ::poll(&p, 1, PollTimeout(deadline));
-    if (rc == 0) return Status::TimedOut(fmt::format("waiting for the stone '{}'", name_));
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      return Lost(std::strerror(errno));
+    int flags = 0;
+    if (deadline != kNoDeadline) {
+      pollfd p{fd_, POLLIN, 0};
+      int rc = ::poll(&p, 1, PollTimeout(deadline));
+      if (rc == 0) return Status::TimedOut(fmt::format("waiting for the stone '{}'", name_));
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        return Lost(std::strerror(errno));
+      }
+      flags = MSG_DONTWAIT;
     }
     std::span<char> room = in_.PrepareWrite(64 << 10);
-    ssize_t n = ::recv(fd_, room.data(), room.size(), 0);
+    ssize_t n = ::recv(fd_, room.data(), room.size(), flags);
     if (n > 0) {
       in_.CommitWrite(static_cast<size_t>(n));
       continue;
@@ -208,6 +214,10 @@ Result<std::unique_ptr<StoneClient>> StoneClient::Connect(const std::string& soc
       return Status::TimedOut(fmt::format("the stone '{}' did not accept the connection within {} ms",
                                           stone_name, timeout_ms));
     }
+  }
+  // Connected: from here on the socket blocks (see SendAll).
+  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+    return Status::FromErrno(errno, "fcntl");
   }
   Status st = impl->Hello(deadline);
   if (!st.ok()) {
