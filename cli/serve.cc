@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -140,7 +141,11 @@ Status StoneServe(Context& ctx, const Args& args) {
   }
   Notifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
   Status s = Serve(ctx.home, args.positional[0], args.Has("-R"), &notifier);
-  if (!s.ok()) notifier.Failed(s.message());
+  if (!s.ok() && *fd != UINT64_MAX) {
+    // A daemon's stderr is its log, which already has the error; the starter prints it.
+    notifier.Failed(s.message());
+    std::exit(1);
+  }
   return s;
 }
 

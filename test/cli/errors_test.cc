@@ -182,3 +182,24 @@ TEST_CASE("ForegroundServeStopsCleanlyOnSigterm") {
 }
 
 }  // namespace tranship::test
+
+namespace tranship::test {
+
+TEST_CASE("StartstoneReportsARecoveryFailureAndLeavesNoProcess") {
+  CliHarness h;
+  REQUIRE(h.Run({"stone", "create", "prod"}).code == 0);
+  std::string extent = h.Path("data/prod/extent/extent0.dbf");
+  IncrementByte(extent, FileSize(extent) / 2);
+  RunResult r = h.RunAlias("startstone", {"prod"});
+  CHECK(r.code == 1);
+  CHECK(OneLine(r.err));
+  CHECK(r.err.starts_with("Cannot start the stone 'prod': "));
+  CHECK(r.err.ends_with("See " + h.Path("log/prod.log") + ".\n"));
+  CHECK(h.StonePid("prod") == 0);
+  CHECK_FALSE(std::filesystem::exists(h.Path("run/prod.sock")));
+  std::string log = ReadAll(h.Path("log/prod.log"));
+  CHECK(log.find("ERROR stone 'prod' cannot start") != std::string::npos);
+  CHECK(log.find("Cannot start the stone") == std::string::npos);  // logged once, not twice
+}
+
+}  // namespace tranship::test
