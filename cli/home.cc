@@ -64,13 +64,16 @@ Status Home::EnsureLayout() const {
                                          dir, s.message(), root_));
     }
   }
-  // Unix socket paths are limited to sizeof(sun_path) bytes.
-  if (SocketPath(std::string(64, 'x')).size() >= sizeof(sockaddr_un::sun_path)) {
-    return Status::InvalidArgument(fmt::format(
-        "TRANSHIP_HOME {} is too long for Unix socket paths. To fix this use a shorter path.",
-        root_));
-  }
   return Status::OK();
+}
+
+Status Home::CheckSocketPath(const std::string& name) const {
+  // Unix socket paths are limited to sizeof(sun_path) bytes including the NUL.
+  std::string path = SocketPath(name);
+  if (path.size() < sizeof(sockaddr_un::sun_path)) return Status::OK();
+  return Status::InvalidArgument(fmt::format(
+      "The socket path {} is longer than {} bytes. To fix this use a shorter TRANSHIP_HOME "
+      "or stone name.", path, sizeof(sockaddr_un::sun_path) - 1));
 }
 
 bool Home::StoneExists(const std::string& name) const {

@@ -41,6 +41,8 @@ class Home {
 
   // Creates etc/conf.d, data, log and run (mode 0700) if missing.
   Status EnsureLayout() const;
+  // InvalidArgument if run/NAME.sock would be too long for a Unix socket.
+  Status CheckSocketPath(const std::string& name) const;
   // A stone exists when its configuration file does.
   bool StoneExists(const std::string& name) const;
   // Names of the stones, sorted.

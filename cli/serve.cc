@@ -62,6 +62,7 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode, Notif
   Result<StoneConfig> config = home.LoadStoneConfig(name);
   if (!config.ok()) return config.status();
   TRANSHIP_RETURN_IF_ERROR(home.EnsureLayout());
+  TRANSHIP_RETURN_IF_ERROR(home.CheckSocketPath(name));
   const std::string log_path = home.LogPath(name);
   TRANSHIP_RETURN_IF_ERROR(LogInit(log_path, LogLevel::kInfo));
   auto cannot_start = [&](const Status& s) {

@@ -26,6 +26,7 @@ Status StoneCreate(Context& ctx, const Args& args) {
   }
   const Home& home = ctx.home;
   TRANSHIP_RETURN_IF_ERROR(home.EnsureLayout());
+  TRANSHIP_RETURN_IF_ERROR(home.CheckSocketPath(name));
   if (home.StoneExists(name)) {
     return Status::AlreadyExists(fmt::format(
         "The stone '{}' already exists. To fix this choose another name or run "
