@@ -184,7 +184,6 @@ class EngineImpl final : public Engine {
     s.last_checkpoint_us = last_checkpoint_us_;
     s.restore_mode = opts_.restore_mode;
     s.commits_suspended = suspended_;
-    s.tranlog_bytes = writer_ ? writer_->bytes_written() : 0;
     return s;
   }
 
@@ -350,6 +349,7 @@ class EngineImpl final : public Engine {
       std::lock_guard<std::mutex> l(stats_mu_);
       stats_.commits += batch_.size();
       stats_.batches++;
+      stats_.tranlog_bytes = writer_->bytes_written();
     }
     PublishEnd();
     for (Pending& p : batch_) p.done(Status::OK(), p.tid);
