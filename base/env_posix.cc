@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -15,7 +16,7 @@ namespace {
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+      : path_(std::move(path)), fd_(fd), size_(size), physical_(size) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -32,6 +33,7 @@ class PosixWritableFile final : public WritableFile {
         // A partial append may have reached the file; cut it so the file ends where
         // the caller thinks it does.
         (void)::ftruncate(fd_, static_cast<off_t>(size_));
+        physical_ = size_;
         return Status::FromErrno(err, "write " + path_);
       }
       p += n;
@@ -39,7 +41,25 @@ class PosixWritableFile final : public WritableFile {
       off += static_cast<uint64_t>(n);
     }
     size_ = off;
+    if (physical_ < size_) physical_ = size_;
     return Status::OK();
+  }
+  Status Preallocate(uint64_t bytes) override {
+    static const std::string kZeros(256 << 10, '\0');
+    uint64_t want = size_ + bytes;
+    while (physical_ < want) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), want - physical_));
+      ssize_t w = ::pwrite(fd_, kZeros.data(), n, static_cast<off_t>(physical_));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        (void)::ftruncate(fd_, static_cast<off_t>(size_));
+        physical_ = size_;
+        return Status::FromErrno(err, "preallocate " + path_);
+      }
+      physical_ += static_cast<uint64_t>(w);
+    }
+    return Sync();
   }
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
@@ -49,10 +69,15 @@ class PosixWritableFile final : public WritableFile {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return Status::FromErrno(errno, "truncate " + path_);
     }
-    size_ = size;
+    size_ = physical_ = size;
     return Status::OK();
   }
   Status Close() override {
+    if (fd_ >= 0 && physical_ > size_) {
+      Status s = Truncate(size_);
+      if (s.ok()) s = Sync();
+      if (!s.ok()) return s;
+    }
     if (fd_ >= 0 && ::close(fd_) != 0) {
       fd_ = -1;
       return Status::FromErrno(errno, "close " + path_);
@@ -66,7 +91,8 @@ class PosixWritableFile final : public WritableFile {
  private:
   std::string path_;
   int fd_;
-  uint64_t size_;
+  uint64_t size_;      // append position
+  uint64_t physical_;  // file size including preallocated zeros
 };
 
 class PosixRandomAccessFile final : public RandomAccessFile {

@@ -1,5 +1,7 @@
 #include "base/fault_env.h"
 
+#include <algorithm>
+
 namespace tranship {
 namespace {
 
@@ -9,7 +11,10 @@ class FaultWritableFile final : public WritableFile {
       : env_(env), base_(std::move(base)) {}
 
   Status Append(Bytes data) override {
-    if (!env_->ConsumeSpace(data.size())) {
+    // Bytes that land in preallocated space need no new room, as on a real disk.
+    uint64_t end = base_->Size() + data.size();
+    size_t needed = end > prealloc_end_ ? static_cast<size_t>(end - std::max(prealloc_end_, base_->Size())) : 0;
+    if (!env_->ConsumeSpace(needed)) {
       return Status::NoSpace("write " + base_->path() + ": No space left on device");
     }
     return base_->Append(data);
@@ -22,7 +27,20 @@ class FaultWritableFile final : public WritableFile {
     if (s.ok()) env_->RecordSynced(base_->path(), base_->Size());
     return s;
   }
-  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+  Status Truncate(uint64_t size) override {
+    prealloc_end_ = size;
+    return base_->Truncate(size);
+  }
+  Status Preallocate(uint64_t bytes) override {
+    uint64_t want = base_->Size() + bytes;
+    size_t needed = want > prealloc_end_ ? static_cast<size_t>(want - std::max(prealloc_end_, base_->Size())) : 0;
+    if (!env_->ConsumeSpace(needed)) {
+      return Status::NoSpace("preallocate " + base_->path() + ": No space left on device");
+    }
+    Status s = base_->Preallocate(bytes);
+    if (s.ok()) prealloc_end_ = std::max(prealloc_end_, want);
+    return s;
+  }
   Status Close() override { return base_->Close(); }
   uint64_t Size() const override { return base_->Size(); }
   const std::string& path() const override { return base_->path(); }
@@ -30,6 +48,7 @@ class FaultWritableFile final : public WritableFile {
  private:
   FaultInjectionEnv* env_;
   std::unique_ptr<WritableFile> base_;
+  uint64_t prealloc_end_ = 0;  // end of the space Preallocate() has reserved
 };
 
 }  // namespace

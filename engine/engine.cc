@@ -61,6 +61,7 @@ class EngineImpl final : public Engine {
         end_(rs.end) {
     last_checkpoint_tid_ = rs.tid;
     last_checkpoint_us_ = NowMicros();
+    if (writer_) writer_->Preallocate();
     thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -238,6 +239,10 @@ class EngineImpl final : public Engine {
           case WorkItem::Kind::kStop: {
             stop = true;
             auto r = DoCheckpoint(/*wait=*/true);
+            if (writer_) {
+              Status c = writer_->Close();
+              if (!c.ok() && r.ok()) r = c;
+            }
             item.reply(r.ok() ? Result<uint64_t>(uint64_t{0}) : Result<uint64_t>(r.status()));
             break;
           }
@@ -354,6 +359,7 @@ class EngineImpl final : public Engine {
     PublishEnd();
     for (Pending& p : batch_) p.done(Status::OK(), p.tid);
     batch_.clear();
+    writer_->Preallocate();
     if (writer_->NeedsRotation()) {
       Status r = writer_->Rotate(NowMicros());
       if (!r.ok()) TS_LOG_ERROR("cannot switch to a new tranlog: {}", r.ToString());

@@ -149,7 +149,12 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
       rs.records_replayed++;
       if (rec.header.type == tranlog::RecordType::kLogSwitch) ends_with_switch = true;
     }
-    if (out == tranlog::FileReader::Outcome::kDamage) {
+    if (out == tranlog::FileReader::Outcome::kDamage && reader.damage().zero_tail &&
+        id == newest) {
+      auto size = env->GetFileSize(path);
+      TS_LOG_INFO("recovery: {} ends at offset {}; dropping {} bytes of preallocated space",
+                  path, reader.damage().offset, size.ok() ? *size - reader.damage().offset : 0);
+    } else if (out == tranlog::FileReader::Outcome::kDamage) {
       const tranlog::Damage& d = reader.damage();
       if (id != newest || d.valid_data_after) {
         return Status::Corruption(CannotRecover(fmt::format(
@@ -165,6 +170,18 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
       return Status::Corruption(CannotRecover(fmt::format(
           "{} ends at offset {} without a log switch, but tranlog {} follows", path,
           reader.offset(), id + 1)));
+    }
+    if (ends_with_switch && id != newest && !o.restore_mode) {
+      // A crash between a log switch and the trimming of the file's preallocated space.
+      auto size = env->GetFileSize(path);
+      if (size.ok() && *size > reader.offset()) {
+        auto f = env->NewWritableFile(path, /*truncate=*/false);
+        if (f.ok()) {
+          Status t = (*f)->Truncate(reader.offset());
+          if (t.ok()) t = (*f)->Sync();
+          if (!t.ok()) TS_LOG_WARN("recovery: cannot trim {}: {}", path, t.ToString());
+        }
+      }
     }
     chain = reader.chain();
     last_header = h;

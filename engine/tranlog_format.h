@@ -44,6 +44,10 @@ const char* RecordTypeName(RecordType t);
 bool IsKnownRecordType(uint8_t t);
 
 inline constexpr uint8_t kFlagFailover = 0x01;  // on kCheckpoint
+// On the first record of every batch the writer makes durable with one fdatasync. A
+// batch is written only after the one before it was synced, so a valid batch-start
+// record after damaged bytes proves the damage is not a torn tail (see the reader).
+inline constexpr uint8_t kFlagBatchStart = 0x80;
 
 // File header, in file order.
 struct FileHeader {

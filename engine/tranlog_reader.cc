@@ -59,8 +59,21 @@ bool FileReader::Fill(uint64_t offset, size_t n) {
 FileReader::Outcome FileReader::Fail(uint64_t offset, std::string reason) {
   damage_.offset = offset;
   damage_.reason = std::move(reason);
-  damage_.valid_data_after = FindLaterRecord(offset + 1);
+  damage_.zero_tail = ZerosToEnd(offset);
+  damage_.valid_data_after = !damage_.zero_tail && FindLaterRecord(offset + 1);
   return Outcome::kDamage;
+}
+
+bool FileReader::ZerosToEnd(uint64_t from) {
+  uint64_t end = std::min(limit_, file_size_);
+  for (uint64_t off = from; off < end;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kReadChunk, end - off));
+    if (!Fill(off, n)) return false;
+    const char* p = buf_.data() + (off - buf_start_);
+    if (!std::all_of(p, p + n, [](char c) { return c == 0; })) return false;
+    off += n;
+  }
+  return true;
 }
 
 // A record header is self-checking (its own CRC), so scanning byte by byte for one
@@ -73,7 +86,8 @@ bool FileReader::FindLaterRecord(uint64_t from) {
     uint64_t stop = buf_start_ + buf_.size() - kRecordHeaderSize;
     for (; off <= stop && off + kRecordHeaderSize <= end; off++) {
       RecordHeader h;
-      if (DecodeRecordHeader(base + (off - buf_start_), &h).ok() && h.tid >= next_tid_) {
+      if (DecodeRecordHeader(base + (off - buf_start_), &h).ok() && h.tid >= next_tid_ &&
+          (h.flags & kFlagBatchStart)) {
         return true;
       }
     }
@@ -84,6 +98,12 @@ bool FileReader::FindLaterRecord(uint64_t from) {
 FileReader::Outcome FileReader::Next(RecordRef* rec) {
   const uint64_t end = limit_;
   if (offset_ >= end) return Outcome::kEnd;
+  if (saw_log_switch_) {
+    // Nothing may follow a log switch but preallocated space that a crash kept the
+    // writer from trimming.
+    if (offset_ >= file_size_ || ZerosToEnd(offset_)) return Outcome::kEnd;
+    return Fail(offset_, "data after the log-switch record");
+  }
   if (!Fill(offset_, kRecordHeaderSize)) {
     if (offset_ == file_size_ || offset_ >= end) return Outcome::kEnd;
     return Fail(offset_, fmt::format("truncated record header ({} of {} bytes)",
@@ -116,6 +136,7 @@ FileReader::Outcome FileReader::Next(RecordRef* rec) {
   rec->payload = Bytes(payload, h.payload_size());
   rec->pos = Position{header_.file_id, offset_};
   offset_ += h.length;
+  if (h.type == RecordType::kLogSwitch) saw_log_switch_ = true;
   chain_ = h.chain;
   next_tid_ = h.tid + 1;
   return Outcome::kRecord;
@@ -154,10 +175,6 @@ Result<FileSummary> SummarizeFile(Env* env, const std::string& path) {
   sum.end_offset = reader.offset();
   sum.last_chain = reader.chain();
   if (out == FileReader::Outcome::kDamage) sum.damage = reader.damage();
-  // Bytes after a log switch are damage too: nothing may follow it.
-  if (!sum.damage && sum.ends_with_log_switch && sum.end_offset < sum.bytes) {
-    sum.damage = Damage{sum.end_offset, "data after the log-switch record", false};
-  }
   return sum;
 }
 
@@ -220,7 +237,11 @@ VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
     rep.bytes += sum->bytes;
     if (sum->damage) {
       const Damage& d = *sum->damage;
-      if (newest && !d.valid_data_after && !sum->ends_with_log_switch) {
+      if (newest && d.zero_tail && !sum->ends_with_log_switch) {
+        rep.notes.push_back(fmt::format("{}: open file, {} bytes of preallocated space after the "
+                                        "last record at offset {}",
+                                        name, sum->bytes - d.offset, d.offset));
+      } else if (newest && !d.valid_data_after && !sum->ends_with_log_switch) {
         rep.notes.push_back(fmt::format("{}: torn tail of {} bytes at offset {} ({}); recovery cuts it",
                                         name, sum->bytes - d.offset, d.offset, d.reason));
       } else {

@@ -31,7 +31,12 @@ struct RecordRef {
 struct Damage {
   uint64_t offset = 0;        // first byte that is not part of a valid record
   std::string reason;         // "payload checksum mismatch", "chain break", ...
-  bool valid_data_after = false;  // a valid record header with a later TID follows
+  // A valid batch-start record with a later TID follows: the damaged bytes belong to a
+  // batch that was synced before a later one was written, so this is corruption.
+  bool valid_data_after = false;
+  // Everything from `offset` to the end of the file is zero: the preallocated space of
+  // the file being written, not damage at all.
+  bool zero_tail = false;
 };
 
 class FileReader {
@@ -55,6 +60,7 @@ class FileReader {
   // acknowledged position): the next record must be at `offset` and carry `next_tid`
   // and follow `chain`.
   void SeekTo(uint64_t offset, uint64_t next_tid, uint64_t chain) {
+    saw_log_switch_ = false;
     offset_ = offset;
     next_tid_ = next_tid;
     chain_ = chain;
@@ -70,6 +76,7 @@ class FileReader {
   bool Fill(uint64_t offset, size_t n);   // makes [offset, offset+n) available in buf_
   Outcome Fail(uint64_t offset, std::string reason);
   bool FindLaterRecord(uint64_t from);
+  bool ZerosToEnd(uint64_t from);
 
   Env* env_;
   std::string path_;
@@ -81,6 +88,7 @@ class FileReader {
   uint64_t chain_ = 0;
   uint64_t next_tid_ = 0;
   Damage damage_;
+  bool saw_log_switch_ = false;
   std::string buf_;        // file bytes [buf_start_, buf_start_ + buf_.size())
   uint64_t buf_start_ = 0;
 };

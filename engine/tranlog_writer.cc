@@ -1,5 +1,7 @@
 #include "engine/tranlog_writer.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "base/clock.h"
@@ -38,6 +40,7 @@ Result<std::unique_ptr<Writer>> Writer::OpenExisting(const WriterOptions& o,
   }
   w->file_ = std::move(*f);
   w->path_ = path;
+  w->prealloc_end_ = end_offset;
   w->lineage_ = header.lineage;
   w->file_id_ = header.file_id;
   w->size_ = end_offset;
@@ -70,6 +73,7 @@ Status Writer::OpenNewFile(uint64_t file_id) {
   path_ = path;
   file_id_ = file_id;
   size_ = hdr.size();
+  prealloc_end_ = size_;
   bytes_written_ += hdr.size();
   need_new_file_ = false;
   return Status::OK();
@@ -77,6 +81,7 @@ Status Writer::OpenNewFile(uint64_t file_id) {
 
 uint64_t Writer::Add(RecordType type, uint8_t flags, uint64_t timestamp_us, Bytes payload) {
   if (pending_.empty()) {
+    flags |= kFlagBatchStart;
     batch_next_tid_ = next_tid_;
     batch_chain_ = chain_;
     batch_timestamp_us_ = last_timestamp_us_;
@@ -95,7 +100,8 @@ Status Writer::Flush() {
   if (s.ok()) s = file_->Sync();
   if (!s.ok()) {
     // Cut whatever reached the file; the batch's TIDs and chain are given back.
-    if (file_ && !need_new_file_ && file_->Size() != size_) {
+    if (file_ && !need_new_file_) {
+      prealloc_end_ = size_;
       Status t = file_->Truncate(size_);
       if (!t.ok()) TS_LOG_ERROR("cannot cut {} back to {} bytes: {}", path_, size_, t.ToString());
     }
@@ -111,14 +117,40 @@ Status Writer::Flush() {
   return Status::OK();
 }
 
+void Writer::Preallocate() {
+  if (!file_ || need_new_file_ || prealloc_end_ >= size_ + kPreallocLowWater) return;
+  // Not far past the rotation size: the space would only be cut again.
+  uint64_t room = opts_.max_file_bytes + kPreallocLowWater > size_
+                      ? opts_.max_file_bytes + kPreallocLowWater - size_
+                      : 0;
+  uint64_t bytes = std::min<uint64_t>(kPreallocChunk, room);
+  if (bytes <= prealloc_end_ - std::min(prealloc_end_, size_)) return;
+  Status s = file_->Preallocate(bytes);
+  if (s.ok()) {
+    prealloc_end_ = size_ + bytes;
+  } else {
+    prealloc_end_ = size_;
+    TS_LOG_DEBUG("cannot preallocate {} bytes in {}: {}", bytes, path_, s.ToString());
+  }
+}
+
+Status Writer::Close() {
+  if (!file_) return Status::OK();
+  Status s = file_->Close();  // cuts the preallocated space
+  file_.reset();
+  return s;
+}
+
 Status Writer::Rotate(uint64_t timestamp_us) {
   if (need_new_file_) return OpenNewFile(file_id_ + 1);
   TRANSHIP_RETURN_IF_ERROR(Flush());
   std::string payload = EncodeLogSwitch(LogSwitchPayload{file_id_ + 1});
   Add(RecordType::kLogSwitch, 0, timestamp_us, AsBytes(payload));
   TRANSHIP_RETURN_IF_ERROR(Flush());
-  (void)file_->Close();
+  Status c = file_->Close();  // cuts the preallocated space: closed files end at their log switch
+  if (!c.ok()) TS_LOG_WARN("closing {}: {}", path_, c.ToString());
   file_.reset();
+  prealloc_end_ = 0;
   need_new_file_ = true;
   Status s = OpenNewFile(file_id_ + 1);
   if (!s.ok()) {

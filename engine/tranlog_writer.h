@@ -56,6 +56,12 @@ class Writer {
   // that on the next Flush).
   Status Rotate(uint64_t timestamp_us);
   bool NeedsRotation() const { return size_ >= opts_.max_file_bytes; }
+  // Keeps at least kPreallocLowWater bytes of zero-filled space ahead of the append
+  // position (see WritableFile::Preallocate). Call it off the commit path: after a
+  // batch was acknowledged. Failure (a full disk) is not an error: appends still work.
+  void Preallocate();
+  // Cuts the preallocated space and closes the file (clean stop).
+  Status Close();
 
   void set_lineage(Lineage l) { lineage_ = l; }
   Lineage lineage() const { return lineage_; }
@@ -86,6 +92,10 @@ class Writer {
   uint64_t last_timestamp_us_ = 0;
   uint64_t bytes_written_ = 0;
   bool need_new_file_ = false;
+  uint64_t prealloc_end_ = 0;  // the current file's zero-filled space ends here
+  // 1 MiB of zeros costs about 1.3 ms to write and sync here, once per ~6,000 commits.
+  static constexpr uint64_t kPreallocChunk = 1 << 20;
+  static constexpr uint64_t kPreallocLowWater = 256 << 10;
   // The pending batch and what to roll back to if it fails.
   std::string pending_;
   uint64_t batch_next_tid_ = 0;

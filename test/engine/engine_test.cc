@@ -21,6 +21,7 @@ namespace tranship {
 namespace {
 
 using test::TempDir;
+using tranlog::VerifyReport;
 
 struct Repo {
   TempDir dir;
@@ -225,6 +226,33 @@ TEST_CASE("RecoverFromLogsAloneWhenTheExtentIsMissing") {
   CHECK(e->Get("k42").value == "w");
 }
 
+uint64_t LogicalEnd(const std::string& path) {
+  auto sum = tranlog::SummarizeFile(Env::Default(), path);
+  REQUIRE(sum.ok());
+  return sum->end_offset;
+}
+
+TEST_CASE("PreallocatedSpaceIsDroppedAtRecovery") {
+  Repo r;
+  REQUIRE(Engine::Create(r.Options()).ok());
+  RunAndCrash([&] {
+    auto e = Engine::Open(r.Options());
+    for (int i = 0; i < 10; i++) (void)(*e)->Commit(PutTxn("k" + std::to_string(i), "v"));
+    _exit(0);
+  });
+  uint64_t end = LogicalEnd(r.Tranlog(1));
+  CHECK(test::FileSize(r.Tranlog(1)) > end);  // zeros the writer had preallocated
+  VerifyReport rep = tranlog::VerifyFiles(Env::Default(), {r.Tranlog(1)}, nullptr);
+  CHECK(rep.ok());
+  REQUIRE(rep.notes.size() == 1);
+  CHECK(rep.notes[0].find("preallocated space") != std::string::npos);
+  auto e = OpenOrDie(r.Options());
+  CHECK(e->Get("k9").found);
+  REQUIRE(e->Close().ok());
+  // A clean stop leaves the file ending at its last record.
+  CHECK(test::FileSize(r.Tranlog(1)) == LogicalEnd(r.Tranlog(1)));
+}
+
 TEST_CASE("TornTailIsCutAtRecovery") {
   Repo r;
   REQUIRE(Engine::Create(r.Options()).ok());
@@ -233,22 +261,63 @@ TEST_CASE("TornTailIsCutAtRecovery") {
     for (int i = 0; i < 10; i++) (void)(*e)->Commit(PutTxn("k" + std::to_string(i), "v"));
     _exit(0);
   });
-  // Half a record at the end: the writer died mid-write.
+  // Half a record after the last one, inside the preallocated zeros: the writer died
+  // in the middle of a write that nobody was answered for.
+  uint64_t end = LogicalEnd(r.Tranlog(1));
   std::string rec;
   std::string payload = "a payload that never fully reached the disk";
-  tranlog::AppendRecord(&rec, tranlog::RecordType::kCommit, 0, 999, 1, 0, AsBytes(payload));
+  tranlog::AppendRecord(&rec, tranlog::RecordType::kCommit, tranlog::kFlagBatchStart, 12, 1, 0,
+                        AsBytes(payload));
   std::string d = test::ReadAll(r.Tranlog(1));
-  test::WriteAll(r.Tranlog(1), d + rec.substr(0, 30));
+  d.replace(end, 30, rec.substr(0, 30));
+  test::WriteAll(r.Tranlog(1), d);
   {
+    VerifyReport rep = tranlog::VerifyFiles(Env::Default(), {r.Tranlog(1)}, nullptr);
+    CHECK(rep.ok());
+    REQUIRE(rep.notes.size() == 1);
+    CHECK(rep.notes[0].find("torn tail") != std::string::npos);
     auto e = OpenOrDie(r.Options());
     CHECK(e->Get("k9").found);
-    CHECK(test::FileSize(r.Tranlog(1)) == d.size());
+    CHECK(e->durable_end().pos.offset == end);
     REQUIRE(e->Commit(PutTxn("after", "crash")).ok());
     REQUIRE(e->Close().ok());
   }
   auto sum = tranlog::SummarizeFile(Env::Default(), r.Tranlog(1));
   REQUIRE(sum.ok());
   CHECK_FALSE(sum->damage.has_value());
+  CHECK(sum->end_offset == sum->bytes);
+}
+
+TEST_CASE("DamageBeforeALaterBatchIsCorruptionNotATornTail") {
+  Repo r;
+  REQUIRE(Engine::Create(r.Options()).ok());
+  RunAndCrash([&] {
+    auto e = Engine::Open(r.Options());
+    for (int i = 0; i < 10; i++) (void)(*e)->Commit(PutTxn("k" + std::to_string(i), "v"));
+    _exit(0);
+  });
+  // Break the header of the second-to-last record: the last record starts a later
+  // batch, so the damaged one had been synced and acknowledged.
+  auto sum = tranlog::SummarizeFile(Env::Default(), r.Tranlog(1));
+  REQUIRE(sum.ok());
+  std::string d = test::ReadAll(r.Tranlog(1));
+  uint64_t off = tranlog::kFileHeaderSize, prev = 0;
+  while (off < sum->end_offset) {
+    prev = off;
+    off += DecodeFixed32(reinterpret_cast<const uint8_t*>(d.data()) + off + 4);
+  }
+  uint64_t second_last = tranlog::kFileHeaderSize;
+  for (uint64_t o = tranlog::kFileHeaderSize; o < prev;) {
+    second_last = o;
+    o += DecodeFixed32(reinterpret_cast<const uint8_t*>(d.data()) + o + 4);
+  }
+  test::IncrementByte(r.Tranlog(1), second_last + 20);
+  std::filesystem::remove(r.dir / "extent/extent0.dbf");
+  auto e = Engine::Open(r.Options());
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.status().IsCorruption());
+  CHECK(e.status().message().find("offset " + std::to_string(second_last)) != std::string::npos);
+  CHECK(e.status().message().find("valid records follow it") != std::string::npos);
 }
 
 TEST_CASE("CorruptionInTheMiddleStopsRecoveryWithFileAndOffset") {
@@ -298,7 +367,7 @@ TEST_CASE("DiskFullFailsTheCommitAndTheStoneKeepsRunning") {
   REQUIRE(Engine::Create(r.Options(&fenv)).ok());
   auto e = OpenOrDie(r.Options(&fenv));
   REQUIRE(e->Commit(PutTxn("before", "1")).ok());
-  uint64_t size = test::FileSize(r.Tranlog(1));
+  uint64_t size = e->durable_end().pos.offset;
   fenv.SetNoSpace(true);
   auto res = e->Commit(PutTxn("during", "2"));
   REQUIRE_FALSE(res.ok());
@@ -306,7 +375,8 @@ TEST_CASE("DiskFullFailsTheCommitAndTheStoneKeepsRunning") {
   CHECK(res.status().message().find("nothing was written") != std::string::npos);
   CHECK_FALSE(e->Get("during").found);
   CHECK(e->Get("before").found);
-  CHECK(test::FileSize(r.Tranlog(1)) == size);
+  CHECK(e->durable_end().pos.offset == size);
+  CHECK(LogicalEnd(r.Tranlog(1)) == size);
   CHECK(e->stats().last_error.find("No space") != std::string::npos);
   // A checkpoint cannot be written either; the previous extent stays valid.
   CHECK_FALSE(e->Checkpoint().ok());
@@ -409,7 +479,7 @@ TEST_CASE("SubscribersSeeTheDurableEndAdvance") {
   std::lock_guard<std::mutex> l(mu);
   REQUIRE(seen.size() >= 2);
   CHECK(seen.back().tid == *t);
-  CHECK(seen.back().pos.offset == test::FileSize(r.Tranlog(1)));
+  CHECK(seen.back().pos.offset == LogicalEnd(r.Tranlog(1)));
   CHECK(seen.front().tid < seen.back().tid);
 }
 

@@ -122,14 +122,61 @@ TEST_CASE("TruncatedTrailingRecordIsATornTail") {
   CHECK(rep.notes[0].find("torn tail") != std::string::npos);
 }
 
-TEST_CASE("ZeroFilledTailIsATornTail") {
+TEST_CASE("ZeroFilledTailIsPreallocatedSpace") {
   Fixture f;
   f.WriteRecords(3);
   std::string d = test::ReadAll(f.Path(1));
   test::WriteAll(f.Path(1), d + std::string(4096, '\0'));
+  FileReader::Outcome last;
+  Damage dmg;
+  auto recs = f.ReadAllRecords(f.Path(1), &last, &dmg);
+  CHECK(recs.size() == 3);
+  REQUIRE(last == FileReader::Outcome::kDamage);
+  CHECK(dmg.zero_tail);
+  CHECK(dmg.offset == d.size());
   VerifyReport rep = VerifyFiles(f.env, {f.Path(1)}, nullptr);
   CHECK(rep.ok());
-  CHECK(rep.notes.size() == 1);
+  REQUIRE(rep.notes.size() == 1);
+  CHECK(rep.notes[0] == "tranlog1.dbf: open file, 4096 bytes of preallocated space after the "
+                        "last record at offset " + std::to_string(d.size()));
+}
+
+TEST_CASE("ZerosAfterALogSwitchAreNotDamage") {
+  Fixture f;
+  auto w = Writer::CreateFile(f.Options(), Lineage{1, 2}, 1, 1, 0);
+  REQUIRE(w.ok());
+  (*w)->Add(RecordType::kCommit, 0, 1, Bytes());
+  REQUIRE((*w)->Flush().ok());
+  REQUIRE((*w)->Rotate(2).ok());
+  std::string d = test::ReadAll(f.Path(1));
+  test::WriteAll(f.Path(1), d + std::string(100, '\0'));  // a crash before trimming
+  VerifyReport rep = VerifyFiles(f.env, {f.Path(1), f.Path(2)}, nullptr);
+  CHECK(rep.ok());
+  test::WriteAll(f.Path(1), d + "x");  // anything else after the switch is damage
+  rep = VerifyFiles(f.env, {f.Path(1), f.Path(2)}, nullptr);
+  REQUIRE(rep.errors.size() == 1);
+  CHECK(rep.errors[0] == "tranlog1.dbf offset " + std::to_string(d.size()) +
+                             ": data after the log-switch record");
+}
+
+TEST_CASE("PreallocationKeepsZerosAheadAndCloseCutsThem") {
+  Fixture f;
+  auto w = Writer::CreateFile(f.Options(), Lineage{1, 2}, 1, 1, 0);
+  REQUIRE(w.ok());
+  (*w)->Add(RecordType::kCommit, 0, 1, AsBytes(std::string("x")));
+  REQUIRE((*w)->Flush().ok());
+  (*w)->Preallocate();
+  uint64_t end = (*w)->end().offset;
+  CHECK(test::FileSize(f.Path(1)) > end + 100000);
+  (*w)->Add(RecordType::kCommit, 0, 2, AsBytes(std::string("y")));
+  REQUIRE((*w)->Flush().ok());
+  REQUIRE((*w)->Close().ok());
+  CHECK(test::FileSize(f.Path(1)) == (*w)->end().offset);
+  FileReader::Outcome last;
+  auto recs = f.ReadAllRecords(f.Path(1), &last);
+  CHECK(last == FileReader::Outcome::kEnd);
+  CHECK(recs.size() == 2);
+  CHECK((recs[0].header.flags & kFlagBatchStart) != 0);
 }
 
 TEST_CASE("ChecksumMismatchInTheMiddleIsReportedWithOffset") {
