@@ -7,6 +7,7 @@
 // Prints a table, then the same figures as JSON. The repository lives in --dir (default
 // a fresh directory under /var/tmp, so that fdatasync hits a real disk, not tmpfs).
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +61,7 @@ Row Run(const std::string& mode, int clients, double seconds, Engine* engine,
   uint64_t t0 = MonotonicNanos();
   for (int c = 0; c < clients; c++) {
     ts.emplace_back([&, c] {
+      pthread_setname_np(pthread_self(), "client");
       std::mt19937_64 rng(static_cast<uint64_t>(c) * 7919 + 1);
       std::string value(100, 'v');
       auto& l = lat[static_cast<size_t>(c)];
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
   StoneServer server(engine, so);
   std::atomic<bool> listening{false};
   std::thread server_thread([&] {
+    pthread_setname_np(pthread_self(), "stone-loop");
     Status s = server.Run([&] { listening = true; });
     if (!s.ok()) std::fprintf(stderr, "server: %s\n", s.ToString().c_str());
   });

@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -213,6 +214,7 @@ class EngineImpl final : public Engine {
   // ---- the log-writer thread ----
 
   void WriterLoop() {
+    pthread_setname_np(pthread_self(), "tranship-log");
     std::vector<WorkItem> items;
     bool stop = false;
     while (!stop) {
@@ -429,6 +431,7 @@ class EngineImpl final : public Engine {
     last_checkpoint_us_ = NowMicros();
     uint64_t tid = h.tid;
     checkpoint_thread_ = std::thread([this, h, snapshot] {
+      pthread_setname_np(pthread_self(), "tranship-ckpt");
       uint64_t t0 = MonotonicNanos();
       Status s = WriteExtent(env_, opts_.extent_dir, h, *snapshot);
       if (s.ok()) {
