@@ -19,6 +19,10 @@ std::string Time(uint64_t us) { return us == 0 ? "-" : FormatLocalTime(us); }
 // How the file ends, in the words an operator deciding on a failover needs.
 std::string Ending(const tranlog::FileSummary& s) {
   if (s.damage) {
+    if (s.damage->zero_tail) {
+      return fmt::format("open at offset {}, followed by {} bytes of preallocated space",
+                         s.damage->offset, s.bytes - s.damage->offset);
+    }
     if (s.damage->valid_data_after) {
       return fmt::format("corrupt at offset {}: {} (valid records follow)", s.damage->offset,
                          s.damage->reason);

@@ -273,7 +273,9 @@ VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
     if (progress) {
       progress(fmt::format("{}: {} records, TID {}..{}, {} bytes{}", name, sum->records,
                            sum->first_tid, sum->last_tid, sum->bytes,
-                           sum->damage ? " (damaged)" : ""));
+                           !sum->damage             ? ""
+                           : sum->damage->zero_tail ? " (open)"
+                                                    : " (damaged)"));
     }
     prev = std::move(*sum);
   }
