@@ -1,17 +1,83 @@
 #include "wire/batch.h"
 
+#include <fmt/format.h>
+#include <zstd.h>
+
+#include "wire/protocol.h"
+
 namespace tranship::wire {
 
-struct Compressor::Impl {};
-Compressor::Compressor(int) : impl_(std::make_unique<Impl>()) {}
-Compressor::~Compressor() = default;
-Status Compressor::Compress(std::string_view, std::string*) { return Status::NotSupported("todo"); }
+struct Compressor::Impl {
+  ZSTD_CCtx* cctx = nullptr;
+  int level = 1;
+  ~Impl() { ZSTD_freeCCtx(cctx); }
+};
 
-struct Decompressor::Impl {};
-Decompressor::Decompressor() : impl_(std::make_unique<Impl>()) {}
+Compressor::Compressor(int level) : impl_(std::make_unique<Impl>()) {
+  impl_->cctx = ZSTD_createCCtx();
+  impl_->level = level;
+}
+
+Compressor::~Compressor() = default;
+
+Status Compressor::Compress(std::string_view raw, std::string* out) {
+  if (impl_->cctx == nullptr) return Status::IOError("zstd: cannot create a compression context");
+  out->resize(ZSTD_compressBound(raw.size()));
+  // ZSTD_compressCCtx writes the content size into the frame header, which the
+  // receiver's Decompress checks against the Data frame's raw_length.
+  size_t n = ZSTD_compressCCtx(impl_->cctx, out->data(), out->size(), raw.data(), raw.size(),
+                               impl_->level);
+  if (ZSTD_isError(n)) {
+    out->clear();
+    return Status::IOError(fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
+  }
+  out->resize(n);
+  return Status::OK();
+}
+
+struct Decompressor::Impl {
+  ZSTD_DCtx* dctx = nullptr;
+  ~Impl() { ZSTD_freeDCtx(dctx); }
+};
+
+Decompressor::Decompressor() : impl_(std::make_unique<Impl>()) { impl_->dctx = ZSTD_createDCtx(); }
+
 Decompressor::~Decompressor() = default;
-Status Decompressor::Decompress(std::string_view, uint32_t, std::string*) {
-  return Status::NotSupported("todo");
+
+Status Decompressor::Decompress(std::string_view compressed, uint32_t raw_length,
+                                std::string* out) {
+  if (impl_->dctx == nullptr) {
+    return Status::IOError("zstd: cannot create a decompression context");
+  }
+  if (raw_length > kMaxDataRaw) {
+    return Status::Corruption(fmt::format("zstd payload: {} raw bytes exceed the limit of {}",
+                                          raw_length, kMaxDataRaw));
+  }
+  // The frame must declare its content size, and it must be the one the Data header
+  // announced: only then is allocating raw_length bytes allocating what arrives.
+  unsigned long long size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR) return Status::Corruption("zstd payload: not a zstd frame");
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return Status::Corruption("zstd payload: the frame does not declare its size");
+  }
+  if (size != raw_length) {
+    return Status::Corruption(fmt::format(
+        "zstd payload: the frame holds {} bytes, the Data header says {}", size, raw_length));
+  }
+  // One frame exactly: trailing bytes (a second frame, garbage) are refused.
+  size_t frame_size = ZSTD_findFrameCompressedSize(compressed.data(), compressed.size());
+  if (ZSTD_isError(frame_size) || frame_size != compressed.size()) {
+    return Status::Corruption("zstd payload: not exactly one zstd frame");
+  }
+  out->resize(raw_length);
+  size_t n = ZSTD_decompressDCtx(impl_->dctx, out->data(), out->size(), compressed.data(),
+                                 compressed.size());
+  if (ZSTD_isError(n) || n != raw_length) {
+    out->clear();
+    return Status::Corruption(fmt::format("zstd payload damaged: {}",
+                                          ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
+  }
+  return Status::OK();
 }
 
 }  // namespace tranship::wire
