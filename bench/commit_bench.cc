@@ -3,6 +3,10 @@
 // (threads calling Engine::Commit). Each commit puts one 100-byte value at a random key.
 //
 //   build/bench/commit_bench [--seconds S] [--clients 1,4,16,64] [--dir DIR] [--json FILE]
+//   build/bench/commit_bench --socket PATH [--seconds S] [--clients ...]
+//
+// With --socket it measures a running stone daemon (startstone) instead: socket mode
+// only, the stone's own counters from its `info` reply.
 //
 // Prints a table, then the same figures as JSON. The repository lives in --dir (default
 // a fresh directory under /var/tmp, so that fdatasync hits a real disk, not tmpfs).
@@ -15,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -52,12 +57,12 @@ double Percentile(std::vector<uint32_t>& v, double p) {
 // Runs `clients` threads that each commit in a loop for `seconds`; `commit(t, key, value)`
 // performs one durable commit and returns whether it succeeded.
 template <typename CommitFn>
-Row Run(const std::string& mode, int clients, double seconds, Engine* engine,
-        CommitFn&& commit) {
+Row Run(const std::string& mode, int clients, double seconds,
+        const std::function<EngineStats()>& stats, CommitFn&& commit) {
   std::atomic<bool> stop{false};
   std::vector<std::vector<uint32_t>> lat(static_cast<size_t>(clients));
   std::vector<std::thread> ts;
-  EngineStats before = engine->stats();
+  EngineStats before = stats();
   uint64_t t0 = MonotonicNanos();
   for (int c = 0; c < clients; c++) {
     ts.emplace_back([&, c] {
@@ -82,7 +87,7 @@ Row Run(const std::string& mode, int clients, double seconds, Engine* engine,
   stop = true;
   for (auto& t : ts) t.join();
   double elapsed = static_cast<double>(MonotonicNanos() - t0) / 1e9;
-  EngineStats after = engine->stats();
+  EngineStats after = stats();
   std::vector<uint32_t> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   Row r;
@@ -110,12 +115,74 @@ std::vector<int> ParseList(const std::string& s) {
   return out;
 }
 
+void Print(const std::vector<Row>& rows, const std::string& json_path) {
+  std::printf("%-9s %7s %12s %9s %9s %9s %10s %12s\n", "mode", "clients", "commits/s",
+              "p50 us", "p99 us", "max us", "per batch", "bytes/commit");
+  for (const Row& r : rows) {
+    std::printf("%-9s %7d %12.0f %9.0f %9.0f %9.0f %10.1f %12.1f\n", r.mode.c_str(), r.clients,
+                static_cast<double>(r.commits) / r.seconds, r.p50_us, r.p99_us, r.max_us,
+                r.batches ? static_cast<double>(r.commits) / static_cast<double>(r.batches) : 0.0,
+                r.commits ? static_cast<double>(r.tranlog_bytes) / static_cast<double>(r.commits) : 0.0);
+  }
+  std::string json = "[\n";
+  for (size_t i = 0; i < rows.size(); i++) {
+    const Row& r = rows[i];
+    json += fmt::format(
+        "  {{\"mode\": \"{}\", \"clients\": {}, \"commits_per_s\": {:.0f}, \"p50_us\": {:.0f}, "
+        "\"p99_us\": {:.0f}, \"max_us\": {:.0f}, \"commits_per_batch\": {:.2f}, "
+        "\"tranlog_bytes_per_commit\": {:.1f}}}{}\n",
+        r.mode, r.clients, static_cast<double>(r.commits) / r.seconds, r.p50_us, r.p99_us,
+        r.max_us, r.batches ? static_cast<double>(r.commits) / static_cast<double>(r.batches) : 0.0,
+        r.commits ? static_cast<double>(r.tranlog_bytes) / static_cast<double>(r.commits) : 0.0,
+        i + 1 < rows.size() ? "," : "");
+  }
+  json += "]\n";
+  std::printf("%s", json.c_str());
+  if (!json_path.empty()) {
+    FILE* f = std::fopen(json_path.c_str(), "w");
+    if (f) {
+      std::fputs(json.c_str(), f);
+      std::fclose(f);
+    }
+  }
+}
+
+int RunAgainstDaemon(const std::string& socket_path, const std::vector<int>& client_counts,
+                     double seconds, const std::string& json_path) {
+  auto info = StoneClient::Connect(socket_path, "bench");
+  if (!info.ok()) {
+    std::fprintf(stderr, "commit_bench: %s\n", info.status().ToString().c_str());
+    return 1;
+  }
+  auto stats = [&]() -> EngineStats {
+    auto i = (*info)->Info();
+    return i.ok() ? i->stats : EngineStats{};
+  };
+  std::vector<Row> rows;
+  for (int n : client_counts) {
+    std::vector<std::unique_ptr<StoneClient>> conns;
+    for (int c = 0; c < n; c++) {
+      auto cl = StoneClient::Connect(socket_path, "bench");
+      if (!cl.ok()) {
+        std::fprintf(stderr, "connect: %s\n", cl.status().ToString().c_str());
+        return 1;
+      }
+      conns.push_back(std::move(*cl));
+    }
+    rows.push_back(Run("daemon", n, seconds, stats, [&](int c, const std::string& k, const std::string& v) {
+      return conns[static_cast<size_t>(c)]->Put(k, v).ok();
+    }));
+  }
+  Print(rows, json_path);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   double seconds = 3;
   std::vector<int> client_counts = {1, 4, 16, 64};
-  std::string dir, json_path;
+  std::string dir, json_path, socket_path;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -129,13 +196,15 @@ int main(int argc, char** argv) {
     else if (a == "--clients") client_counts = ParseList(next());
     else if (a == "--dir") dir = next();
     else if (a == "--json") json_path = next();
+    else if (a == "--socket") socket_path = next();
     else {
       std::fprintf(stderr,
-                   "usage: commit_bench [--seconds S] [--clients 1,4,16,64] [--dir DIR] "
-                   "[--json FILE]\n");
+                   "usage: commit_bench [--seconds S] [--clients 1,4,16,64] [--dir DIR | "
+                   "--socket PATH] [--json FILE]\n");
       return 2;
     }
   }
+  if (!socket_path.empty()) return RunAgainstDaemon(socket_path, client_counts, seconds, json_path);
   bool own_dir = dir.empty();
   if (own_dir) dir = fmt::format("/var/tmp/tranship-commit-bench-{}", getpid());
   std::filesystem::remove_all(dir);
@@ -180,12 +249,12 @@ int main(int argc, char** argv) {
       }
       conns.push_back(std::move(*cl));
     }
-    rows.push_back(Run("socket", n, seconds, engine, [&](int c, const std::string& k, const std::string& v) {
+    rows.push_back(Run("socket", n, seconds, [&] { return engine->stats(); }, [&](int c, const std::string& k, const std::string& v) {
       return conns[static_cast<size_t>(c)]->Put(k, v).ok();
     }));
   }
   for (int n : client_counts) {
-    rows.push_back(Run("embedded", n, seconds, engine, [&](int, const std::string& k, const std::string& v) {
+    rows.push_back(Run("embedded", n, seconds, [&] { return engine->stats(); }, [&](int, const std::string& k, const std::string& v) {
       TxnRequest t;
       t.writes.push_back(WriteOp{WriteOp::Kind::kPut, k, v});
       return engine->Commit(std::move(t)).ok();
@@ -195,35 +264,7 @@ int main(int argc, char** argv) {
   server_thread.join();
   (void)engine->Close();
 
-  std::printf("%-9s %7s %12s %9s %9s %9s %10s %12s\n", "mode", "clients", "commits/s",
-              "p50 us", "p99 us", "max us", "per batch", "bytes/commit");
-  for (const Row& r : rows) {
-    std::printf("%-9s %7d %12.0f %9.0f %9.0f %9.0f %10.1f %12.1f\n", r.mode.c_str(), r.clients,
-                static_cast<double>(r.commits) / r.seconds, r.p50_us, r.p99_us, r.max_us,
-                r.batches ? static_cast<double>(r.commits) / static_cast<double>(r.batches) : 0.0,
-                r.commits ? static_cast<double>(r.tranlog_bytes) / static_cast<double>(r.commits) : 0.0);
-  }
-  std::string json = "[\n";
-  for (size_t i = 0; i < rows.size(); i++) {
-    const Row& r = rows[i];
-    json += fmt::format(
-        "  {{\"mode\": \"{}\", \"clients\": {}, \"commits_per_s\": {:.0f}, \"p50_us\": {:.0f}, "
-        "\"p99_us\": {:.0f}, \"max_us\": {:.0f}, \"commits_per_batch\": {:.2f}, "
-        "\"tranlog_bytes_per_commit\": {:.1f}}}{}\n",
-        r.mode, r.clients, static_cast<double>(r.commits) / r.seconds, r.p50_us, r.p99_us,
-        r.max_us, r.batches ? static_cast<double>(r.commits) / static_cast<double>(r.batches) : 0.0,
-        r.commits ? static_cast<double>(r.tranlog_bytes) / static_cast<double>(r.commits) : 0.0,
-        i + 1 < rows.size() ? "," : "");
-  }
-  json += "]\n";
-  std::printf("%s", json.c_str());
-  if (!json_path.empty()) {
-    FILE* f = std::fopen(json_path.c_str(), "w");
-    if (f) {
-      std::fputs(json.c_str(), f);
-      std::fclose(f);
-    }
-  }
+  Print(rows, json_path);
   if (own_dir) {
     std::filesystem::remove_all(dir);
     std::filesystem::remove(dir + ".log");
