@@ -28,6 +28,9 @@ struct StoneInfo {
   std::string state;           // "running", "restore mode", "commits suspended", ...
   DurableEnd durable_end;
   EngineStats stats;
+  uint32_t logreceivers = 0;   // client connections that said hello as "logreceiver"
+  // The newest archive end a logreceiver reported (archive notify); zero if none yet.
+  DurableEnd archive_end;
 };
 
 class StoneClient {

@@ -103,7 +103,7 @@ bool GetString(Decoder* d, std::string* out) {
 }  // namespace
 
 bool IsKnownType(uint8_t type) {
-  return (type >= 0x01 && type <= 0x06) || (type >= 0x81 && type <= 0x86) || type == 0x90;
+  return (type >= 0x01 && type <= 0x07) || (type >= 0x81 && type <= 0x87) || type == 0x90;
 }
 
 const char* TypeName(MsgType type) {
@@ -114,12 +114,14 @@ const char* TypeName(MsgType type) {
     case MsgType::kInfo: return "info";
     case MsgType::kAdmin: return "admin";
     case MsgType::kSubscribe: return "subscribe";
+    case MsgType::kArchiveNotify: return "archive notify";
     case MsgType::kHelloReply: return "hello reply";
     case MsgType::kGetReply: return "get reply";
     case MsgType::kCommitReply: return "commit reply";
     case MsgType::kInfoReply: return "info reply";
     case MsgType::kAdminReply: return "admin reply";
     case MsgType::kSubscribeReply: return "subscribe reply";
+    case MsgType::kArchiveNotifyReply: return "archive notify reply";
     case MsgType::kDurableEnd: return "durable end";
   }
   return "unknown";
@@ -324,6 +326,19 @@ Status DecodeEmpty(std::string_view body, MsgType type) {  // mirrors EncodeInfo
   return Status::OK();
 }
 
+void EncodeArchiveNotify(std::string* dst, uint32_t id, const DurableEnd& end) {
+  size_t f = BeginFrame(dst, MsgType::kArchiveNotify, id);
+  PutDurableEnd(dst, end);
+  EndFrame(dst, f);
+}
+
+Status DecodeArchiveNotify(std::string_view body, DurableEnd* end) {  // mirrors EncodeArchiveNotify
+  if (body.size() != kDurableEndSize) return Malformed("archive notify");
+  Decoder d(AsBytes(body));
+  if (!GetDurableEnd(&d, end)) return Malformed("archive notify");
+  return Status::OK();
+}
+
 // ---- Replies ----
 
 void EncodeErrorReply(std::string* dst, MsgType request, uint32_t id, const Status& status) {
@@ -413,6 +428,8 @@ void EncodeInfoReply(std::string* dst, uint32_t id, const StoneInfo& info) {
   PutFixed64(dst, s.last_checkpoint_us);
   dst->push_back(static_cast<char>((s.restore_mode ? 1 : 0) | (s.commits_suspended ? 2 : 0)));
   PutLengthPrefixed(dst, s.last_error);
+  PutFixed32(dst, info.logreceivers);
+  PutDurableEnd(dst, info.archive_end);
   EndFrame(dst, f);
 }
 
@@ -428,7 +445,8 @@ Status DecodeInfoReply(std::string_view body, StoneInfo* out) {  // mirrors Enco
       !d.GetFixed64(&s.commits) || !d.GetFixed64(&s.conflicts) || !d.GetFixed64(&s.batches) ||
       !d.GetFixed64(&s.tranlog_bytes) || !d.GetFixed64(&s.keys) ||
       !d.GetFixed64(&s.last_checkpoint_tid) || !d.GetFixed64(&s.last_checkpoint_us) ||
-      !d.GetU8(&flags) || flags > 3 || !GetString(&d, &s.last_error) || !d.done()) {
+      !d.GetU8(&flags) || flags > 3 || !GetString(&d, &s.last_error) ||
+      !d.GetFixed32(&out->logreceivers) || !GetDurableEnd(&d, &out->archive_end) || !d.done()) {
     return Malformed("info reply");
   }
   s.restore_mode = (flags & 1) != 0;
@@ -462,6 +480,20 @@ Status DecodeSubscribeReply(std::string_view body) {  // mirrors EncodeSubscribe
   Status st;
   if (!ReadReplyStatus(&d, "subscribe reply", &st)) return st;
   if (!d.done()) return Malformed("subscribe reply");
+  return Status::OK();
+}
+
+void EncodeArchiveNotifyReply(std::string* dst, uint32_t id) {
+  size_t f = BeginFrame(dst, MsgType::kArchiveNotifyReply, id);
+  dst->push_back(0);
+  EndFrame(dst, f);
+}
+
+Status DecodeArchiveNotifyReply(std::string_view body) {  // mirrors EncodeArchiveNotifyReply
+  Decoder d(AsBytes(body));
+  Status st;
+  if (!ReadReplyStatus(&d, "archive notify reply", &st)) return st;
+  if (!d.done()) return Malformed("archive notify reply");
   return Status::OK();
 }
 

@@ -26,7 +26,8 @@ namespace tranship {
 namespace client_protocol {
 
 constexpr uint32_t kMagic = 0x50485354;  // "TSHP" read as little-endian bytes
-constexpr uint16_t kProtocolVersion = 1;
+// 2: archive notify (0x07) and the logreceiver fields of the info reply.
+constexpr uint16_t kProtocolVersion = 2;
 constexpr size_t kFrameHeaderSize = 4 + 1 + 4;
 // Largest body either side accepts. A frame announcing more closes the connection
 // before a byte of it is buffered: memory stays bounded whatever a peer sends.
@@ -43,18 +44,25 @@ enum class MsgType : uint8_t {
   kInfo = 0x04,
   kAdmin = 0x05,
   kSubscribe = 0x06,
+  kArchiveNotify = 0x07,  // a logreceiver made archive records durable
   kHelloReply = 0x81,
   kGetReply = 0x82,
   kCommitReply = 0x83,
   kInfoReply = 0x84,
   kAdminReply = 0x85,
   kSubscribeReply = 0x86,
+  kArchiveNotifyReply = 0x87,
   kDurableEnd = 0x90,  // server push after a subscribe
 };
 static_assert((static_cast<uint8_t>(MsgType::kHello) | kReplyBit) ==
               static_cast<uint8_t>(MsgType::kHelloReply));
 static_assert((static_cast<uint8_t>(MsgType::kSubscribe) | kReplyBit) ==
               static_cast<uint8_t>(MsgType::kSubscribeReply));
+static_assert((static_cast<uint8_t>(MsgType::kArchiveNotify) | kReplyBit) ==
+              static_cast<uint8_t>(MsgType::kArchiveNotifyReply));
+
+// The client name a logreceiver says hello with; the stone counts such connections.
+inline constexpr std::string_view kLogreceiverClientName = "logreceiver";
 
 bool IsKnownType(uint8_t type);
 const char* TypeName(MsgType type);
@@ -121,6 +129,8 @@ void EncodeInfo(std::string* dst, uint32_t id);
 void EncodeAdmin(std::string* dst, uint32_t id, std::string_view verb,
                  const std::vector<std::string>& args);
 void EncodeSubscribe(std::string* dst, uint32_t id);
+// `end` is the durable end of the logreceiver's archive directory.
+void EncodeArchiveNotify(std::string* dst, uint32_t id, const DurableEnd& end);
 
 // Decoders return Corruption naming the message when the body is malformed.
 Status DecodeHello(std::string_view body, HelloRequest* out);
@@ -129,6 +139,7 @@ Status DecodeCommit(std::string_view body, TxnRequest* out);
 Status DecodeAdmin(std::string_view body, std::string* verb, std::vector<std::string>* args);
 // Info and Subscribe have empty bodies.
 Status DecodeEmpty(std::string_view body, MsgType type);
+Status DecodeArchiveNotify(std::string_view body, DurableEnd* end);
 
 // ---- Replies and pushes (server -> client) ----
 
@@ -146,6 +157,7 @@ void EncodeCommitReply(std::string* dst, uint32_t id, uint64_t tid);
 void EncodeInfoReply(std::string* dst, uint32_t id, const StoneInfo& info);
 void EncodeAdminReply(std::string* dst, uint32_t id, std::string_view text);
 void EncodeSubscribeReply(std::string* dst, uint32_t id);
+void EncodeArchiveNotifyReply(std::string* dst, uint32_t id);
 void EncodeDurableEnd(std::string* dst, uint32_t subscribe_id, const DurableEnd& end);
 
 // Reply decoders return the server's status when the reply is an error, Corruption
@@ -156,6 +168,7 @@ Status DecodeCommitReply(std::string_view body, uint64_t* tid);
 Status DecodeInfoReply(std::string_view body, StoneInfo* out);
 Status DecodeAdminReply(std::string_view body, std::string* text);
 Status DecodeSubscribeReply(std::string_view body);
+Status DecodeArchiveNotifyReply(std::string_view body);
 Status DecodeDurableEnd(std::string_view body, DurableEnd* out);
 
 }  // namespace client_protocol

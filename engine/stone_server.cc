@@ -123,6 +123,8 @@ class StoneServer::Impl : public ConnectionHost {
   bool finished_ = false;  // async closed, connections shutting down
   Status stop_reason_;
   DurableEnd loop_end_;
+  uint32_t logreceivers_ = 0;  // open connections that said hello as a logreceiver
+  DurableEnd archive_end_;     // the newest archive end a logreceiver reported
   uint64_t subscription_ = 0;
   bool subscribed_to_engine_ = false;
 
@@ -260,6 +262,12 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
       }
       c->set_hello_done();
       TS_LOG_DEBUG("client connection {} is '{}'", c->id(), h.client_name);
+      if (h.client_name == cp::kLogreceiverClientName) {
+        c->set_logreceiver();
+        logreceivers_++;
+        TS_LOG_INFO("a logreceiver logged in (connection {}; {} logged in)", c->id(),
+                    logreceivers_);
+      }
       cp::EncodeHelloReply(out, f.request_id, {cp::kProtocolVersion, TRANSHIP_VERSION, options_.name});
       return Status::OK();
     }
@@ -295,6 +303,16 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
       TRANSHIP_RETURN_IF_ERROR(cp::DecodeEmpty(f.body, f.type));
       Subscribe(c, f.request_id);
       return Status::OK();
+    case cp::MsgType::kArchiveNotify: {
+      DurableEnd end;
+      TRANSHIP_RETURN_IF_ERROR(cp::DecodeArchiveNotify(f.body, &end));
+      // Kept for info now; continuous restore will replay up to it.
+      archive_end_ = end;
+      TS_LOG_DEBUG("archive end reported by connection {}: {} TID {}", c->id(),
+                   end.pos.ToString(), end.tid);
+      cp::EncodeArchiveNotifyReply(out, f.request_id);
+      return Status::OK();
+    }
     default:
       return Status::Corruption(
           fmt::format("a client sent a server message ({})", cp::TypeName(f.type)));
@@ -430,6 +448,11 @@ void StoneServer::Impl::Subscribe(Connection* c, uint32_t id) {
 
 void StoneServer::Impl::OnConnectionClosing(Connection* c) {
   connections_.erase(c);
+  if (c->logreceiver()) {
+    logreceivers_--;
+    TS_LOG_INFO("a logreceiver logged out (connection {}; {} logged in)", c->id(),
+                logreceivers_);
+  }
   if (c->subscribed()) {
     std::erase(subscribers_, c);
     std::lock_guard<std::mutex> l(mu_);
@@ -451,6 +474,8 @@ StoneInfo StoneServer::Impl::MakeInfo() const {
   info.started_us = started_us_;
   info.durable_end = engine_->durable_end();
   info.stats = engine_->stats();
+  info.logreceivers = logreceivers_;
+  info.archive_end = archive_end_;
   info.state = info.stats.restore_mode        ? "restore mode"
                : info.stats.commits_suspended ? "commits suspended"
                                               : "running";

@@ -77,6 +77,9 @@ class Connection {
   bool closing() const { return closing_; }
   bool hello_done() const { return hello_done_; }
   void set_hello_done() { hello_done_ = true; }
+  // Said hello as a logreceiver (client_protocol::kLogreceiverClientName).
+  bool logreceiver() const { return logreceiver_; }
+  void set_logreceiver() { logreceiver_ = true; }
   bool subscribed() const { return subscribed_; }
   void set_subscribed(uint32_t id) {
     subscribed_ = true;
@@ -112,6 +115,7 @@ class Connection {
   bool closing_ = false;
   bool handle_closed_ = false;
   bool hello_done_ = false;
+  bool logreceiver_ = false;
   bool subscribed_ = false;
   uint32_t subscribe_id_ = 0;
   bool end_sent_ = false;

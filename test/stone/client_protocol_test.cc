@@ -141,6 +141,8 @@ TEST_CASE("GetAdminInfoSubscribeRoundTrip") {
   info.stats.last_checkpoint_us = 7;
   info.stats.commits_suspended = true;
   info.stats.last_error = "disk full";
+  info.logreceivers = 2;
+  info.archive_end = SampleEnd();
   buf.clear();
   cp::EncodeInfoReply(&buf, 4, info);
   f = OneFrame(&r, buf);
@@ -155,6 +157,8 @@ TEST_CASE("GetAdminInfoSubscribeRoundTrip") {
   CHECK(got.stats.commits_suspended);
   CHECK_FALSE(got.stats.restore_mode);
   CHECK(got.stats.last_error == "disk full");
+  CHECK(got.logreceivers == 2);
+  CHECK(got.archive_end == SampleEnd());
 
   buf.clear();
   cp::EncodeSubscribe(&buf, 5);
@@ -168,6 +172,25 @@ TEST_CASE("GetAdminInfoSubscribeRoundTrip") {
   DurableEnd e;
   REQUIRE(cp::DecodeDurableEnd(f.body, &e).ok());
   CHECK(e == SampleEnd());
+}
+
+TEST_CASE("ArchiveNotifyRoundTrip") {
+  cp::FrameReader r;
+  std::string buf;
+  cp::EncodeArchiveNotify(&buf, 9, SampleEnd());
+  cp::Frame f = OneFrame(&r, buf);
+  CHECK(f.type == cp::MsgType::kArchiveNotify);
+  CHECK(f.request_id == 9);
+  DurableEnd e;
+  REQUIRE(cp::DecodeArchiveNotify(f.body, &e).ok());
+  CHECK(e == SampleEnd());
+  CHECK(cp::DecodeArchiveNotify(f.body.substr(1), &e).IsCorruption());
+
+  buf.clear();
+  cp::EncodeArchiveNotifyReply(&buf, 9);
+  f = OneFrame(&r, buf);
+  CHECK(f.type == cp::MsgType::kArchiveNotifyReply);
+  CHECK(cp::DecodeArchiveNotifyReply(f.body).ok());
 }
 
 TEST_CASE("ErrorReplyCarriesCodeAndOneLine") {

@@ -145,6 +145,47 @@ TEST_CASE("Info") {
   CHECK(info->stats.keys == 5);
 }
 
+TEST_CASE("LogreceiverArchiveNotifyIsCountedAndRecorded") {
+  StoneFixture stone;
+  auto c = stone.Connect();
+  auto before = c->Info();
+  REQUIRE(before.ok());
+  CHECK(before->logreceivers == 0);
+  CHECK(before->archive_end == DurableEnd{});
+
+  DurableEnd archive;
+  archive.lineage = Lineage{1, 2};
+  archive.pos = Position{3, 4096};
+  archive.tid = 77;
+  archive.chain = 0xabcdef;
+  archive.commit_time_us = 123456;
+  {
+    RawConn receiver(stone.socket_path());
+    std::string msg;
+    cp::EncodeHello(&msg, 1, cp::kLogreceiverClientName);
+    cp::EncodeArchiveNotify(&msg, 2, archive);
+    receiver.Send(msg);
+    cp::Frame f;
+    REQUIRE(receiver.ReadFrame(&f));
+    CHECK(f.type == cp::MsgType::kHelloReply);
+    REQUIRE(receiver.ReadFrame(&f));
+    CHECK(f.type == cp::MsgType::kArchiveNotifyReply);
+    CHECK(f.request_id == 2);
+    CHECK(cp::DecodeArchiveNotifyReply(f.body).ok());
+
+    auto during = c->Info();
+    REQUIRE(during.ok());
+    CHECK(during->logreceivers == 1);
+    CHECK(during->archive_end == archive);
+  }
+  // The receiver's connection is gone: no longer counted, its report stays.
+  CHECK(test::WaitFor([&] {
+    auto after = c->Info();
+    return after.ok() && after->logreceivers == 0;
+  }));
+  CHECK(c->Info()->archive_end == archive);
+}
+
 TEST_CASE("SubscribeReceivesAdvancingDurableEnds") {
   StoneFixture stone;
   auto sub = stone.Connect();
