@@ -1,0 +1,296 @@
+// Shipping benchmark: how fast a logsender moves tranlog to its logreceivers, with and
+// without TLS, to 1 and 5 receivers, and how fast a receiver far behind catches up.
+//
+//   build/bench/ship_bench [--mb N] [--catchup-mb N] [--dir DIR] [--tranship PATH]
+//                          [--certs DIR] [--json FILE]
+//
+// It writes a tranlog history of N MB (commit records of 3 puts each, ~190 bytes, like
+// the workload tool's) with the tranlog writer, then for each configuration starts a
+// real logsender (no stone running: it serves what is durable on disk) and K real
+// logreceivers with empty archives over loopback, and times until every archive is
+// complete. The sender's CPU time comes from /proc. The compression ratio is that of
+// zstd level 1 on the same 1 MiB frames the sender builds.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "engine/tranlog_writer.h"
+#include "engine/transaction.h"
+#include "wire/batch.h"
+
+using namespace tranship;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  uint64_t mb = 256;
+  uint64_t catchup_mb = 1024;
+  std::string dir;
+  std::string tranship;
+  std::string certs;
+  std::string json;
+};
+
+// Writes about `mb` MB of tranlogs (100 MB files) into `dir`; returns the record count.
+uint64_t MakeHistory(const std::string& dir, uint64_t mb) {
+  fs::create_directories(dir);
+  tranlog::WriterOptions o{Env::Default(), {dir}, "tranlog", 100ull << 20};
+  auto w = tranlog::Writer::CreateFile(o, Lineage::Random(), 1, 1, 0);
+  if (!w.ok()) {
+    std::fprintf(stderr, "ship_bench: %s\n", w.status().ToString().c_str());
+    std::exit(1);
+  }
+  std::mt19937_64 rng(42);
+  uint64_t records = 0;
+  std::string payload;
+  uint64_t target = mb << 20;
+  while ((*w)->bytes_written() < target) {
+    for (int b = 0; b < 4096; b++) {
+      std::vector<WriteOp> ops;
+      uint64_t writer = rng() % 16, i = records;
+      for (int k = 0; k < 3; k++) {
+        ops.push_back(WriteOp{WriteOp::Kind::kPut, fmt::format("wl/{}/{}/{}", writer, i, k),
+                              fmt::format("w{}t{}-{:016x}", writer, i, rng())});
+      }
+      payload.clear();
+      EncodeCommitPayload(ops, &payload);
+      (*w)->Add(tranlog::RecordType::kCommit, 0, NowMicros(), AsBytes(payload));
+      records++;
+    }
+    if (!(*w)->Flush().ok()) std::exit(1);
+    if ((*w)->NeedsRotation() && !(*w)->Rotate(NowMicros()).ok()) std::exit(1);
+  }
+  if (!(*w)->Flush().ok() || !(*w)->Close().ok()) std::exit(1);
+  return records;
+}
+
+uint64_t DirBytes(const std::string& dir) {
+  uint64_t n = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".dbf") n += e.file_size(ec);
+  }
+  return n;
+}
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t p = s.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  std::string cur;
+  for (size_t i = p + 2; i < s.size(); i++) {
+    if (s[i] == ' ') {
+      fields.push_back(cur);
+      cur.clear();
+    } else {
+      cur += s[i];
+    }
+  }
+  if (fields.size() < 13) return 0;
+  return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+pid_t Spawn(const Options& o, const std::string& home, const std::string& argv0,
+            const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("TRANSHIP_HOME", home.c_str(), 1);
+    FILE* f = std::fopen(log.c_str(), "w");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    std::vector<std::string> all = {argv0};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(o.tranship.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+struct Result {
+  std::string name;
+  int receivers = 0;
+  bool tls = false;
+  double seconds = 0;
+  double mb_per_s = 0;
+  double records_per_s = 0;
+  double sender_cpu_s = 0;
+  double sender_cpu_s_per_gb = 0;
+};
+
+Result RunOne(const Options& o, const std::string& name, const std::string& history,
+              uint64_t records, int receivers, bool tls, int port) {
+  std::string base = fmt::format("{}/{}", o.dir, name);
+  fs::remove_all(base);
+  fs::create_directories(base + "/primary");
+  std::vector<std::string> tls_sender, tls_receiver;
+  if (tls) {
+    tls_sender = {"-S", "-J", o.certs + "/ca.pem", "-C", o.certs + "/server.pem", "-K",
+                  o.certs + "/server.key"};
+    tls_receiver = {"-S", "-J", o.certs + "/ca.pem", "-C", o.certs + "/client.pem", "-K",
+                    o.certs + "/client.key"};
+  }
+  std::vector<std::string> sargs = {"-P", std::to_string(port), "-A", "127.0.0.1", "-T", history,
+                                    "-s", "bench", "--foreground", "-q"};
+  sargs.insert(sargs.end(), tls_sender.begin(), tls_sender.end());
+  pid_t sender = Spawn(o, base + "/primary", "startlogsender", sargs, base + "/sender.out");
+  uint64_t total = DirBytes(history);
+  double cpu0 = CpuSeconds(sender);
+  uint64_t t0 = MonotonicNanos();
+  std::vector<pid_t> rs;
+  for (int i = 0; i < receivers; i++) {
+    std::string home = fmt::format("{}/standby{}", base, i);
+    fs::create_directories(home + "/archive");
+    std::vector<std::string> rargs = {"-P", std::to_string(port), "-A", "127.0.0.1", "-T",
+                                      home + "/archive", "-s", "standby", "--foreground", "-q"};
+    rargs.insert(rargs.end(), tls_receiver.begin(), tls_receiver.end());
+    rs.push_back(Spawn(o, home, "startlogreceiver", rargs, home + "/receiver.out"));
+  }
+  uint64_t deadline = t0 + 600ull * 1000000000u;
+  while (MonotonicNanos() < deadline) {
+    bool done = true;
+    for (int i = 0; i < receivers; i++) {
+      if (DirBytes(fmt::format("{}/standby{}/archive", base, i)) < total) done = false;
+    }
+    if (done) break;
+    usleep(2000);  // polling the archives' sizes; the measured work is in other processes
+  }
+  double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
+  double cpu = CpuSeconds(sender) - cpu0;
+  for (pid_t p : rs) kill(p, SIGTERM);
+  kill(sender, SIGTERM);
+  for (pid_t p : rs) waitpid(p, nullptr, 0);
+  waitpid(sender, nullptr, 0);
+  fs::remove_all(base);
+  Result r;
+  r.name = name;
+  r.receivers = receivers;
+  r.tls = tls;
+  r.seconds = secs;
+  r.mb_per_s = static_cast<double>(total) / (1 << 20) / secs;
+  r.records_per_s = static_cast<double>(records) / secs;
+  r.sender_cpu_s = cpu;
+  r.sender_cpu_s_per_gb = cpu / (static_cast<double>(total) / (1 << 30));
+  return r;
+}
+
+double CompressionRatio(const std::string& history) {
+  wire::Compressor c(1);
+  std::string raw, out;
+  uint64_t in = 0, outn = 0;
+  for (auto& e : fs::directory_iterator(history)) {
+    std::ifstream f(e.path(), std::ios::binary);
+    raw.resize(1 << 20);
+    for (int i = 0; i < 16 && f.read(raw.data(), static_cast<std::streamsize>(raw.size())); i++) {
+      if (!c.Compress(raw, &out).ok()) return 0;
+      in += raw.size();
+      outn += out.size();
+    }
+    break;
+  }
+  return outn ? static_cast<double>(in) / static_cast<double>(outn) : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "ship_bench: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--mb") o.mb = std::stoull(next());
+    else if (a == "--catchup-mb") o.catchup_mb = std::stoull(next());
+    else if (a == "--dir") o.dir = next();
+    else if (a == "--tranship") o.tranship = next();
+    else if (a == "--certs") o.certs = next();
+    else if (a == "--json") o.json = next();
+    else {
+      std::fprintf(stderr,
+                   "usage: ship_bench [--mb N] [--catchup-mb N] [--dir DIR] [--tranship PATH] "
+                   "[--certs DIR] [--json FILE]\n");
+      return 2;
+    }
+  }
+  std::string self = fs::canonical("/proc/self/exe").string();
+  std::string root = fs::path(self).parent_path().parent_path().string();
+  if (o.tranship.empty()) o.tranship = root + "/cli/tranship";
+  if (o.dir.empty()) o.dir = fmt::format("/var/tmp/tranship-ship-bench-{}", getpid());
+  fs::remove_all(o.dir);
+  fs::create_directories(o.dir);
+  if (o.certs.empty()) {
+    o.certs = o.dir + "/certs";
+    std::string script = fs::path(self).parent_path().parent_path().parent_path().string() +
+                         "/certs/make-certs.sh";
+    std::string cmd = fmt::format("{} {} bench >/dev/null 2>&1", script, o.certs);
+    if (std::system(cmd.c_str()) != 0) {
+      std::fprintf(stderr, "ship_bench: %s failed; pass --certs DIR\n", cmd.c_str());
+      return 1;
+    }
+  }
+
+  std::printf("writing %llu MB of tranlog...\n", static_cast<unsigned long long>(o.mb));
+  std::string small = o.dir + "/history";
+  uint64_t small_records = MakeHistory(small, o.mb);
+  double ratio = CompressionRatio(small);
+  std::vector<Result> results;
+  int port = 47000 + getpid() % 1000;
+  for (bool tls : {false, true}) {
+    for (int k : {1, 5}) {
+      std::string name = fmt::format("{}-{}", tls ? "tls" : "plain", k);
+      std::printf("%s...\n", name.c_str());
+      results.push_back(RunOne(o, name, small, small_records, k, tls, port++));
+    }
+  }
+  std::printf("writing %llu MB of tranlog for catch-up...\n",
+              static_cast<unsigned long long>(o.catchup_mb));
+  std::string big = o.dir + "/history-big";
+  fs::remove_all(small);
+  uint64_t big_records = MakeHistory(big, o.catchup_mb);
+  results.push_back(RunOne(o, "catchup-tls", big, big_records, 1, true, port++));
+  fs::remove_all(big);
+
+  std::printf("\n%-12s %9s %5s %9s %12s %14s %14s\n", "run", "receivers", "tls", "MB/s",
+              "records/s", "sender CPU s", "CPU s per GB");
+  for (const Result& r : results) {
+    std::printf("%-12s %9d %5s %9.0f %12.0f %14.2f %14.2f\n", r.name.c_str(), r.receivers,
+                r.tls ? "yes" : "no", r.mb_per_s, r.records_per_s, r.sender_cpu_s,
+                r.sender_cpu_s_per_gb);
+  }
+  std::printf("zstd level 1 compression ratio on 1 MiB frames: %.2f\n", ratio);
+  std::string json = "{\"compression_ratio\": " + fmt::format("{:.2f}", ratio) + ", \"runs\": [\n";
+  for (size_t i = 0; i < results.size(); i++) {
+    const Result& r = results[i];
+    json += fmt::format(
+        "  {{\"run\": \"{}\", \"receivers\": {}, \"tls\": {}, \"mb_per_s\": {:.1f}, "
+        "\"records_per_s\": {:.0f}, \"sender_cpu_s\": {:.2f}, \"sender_cpu_s_per_gb\": {:.2f}}}{}\n",
+        r.name, r.receivers, r.tls, r.mb_per_s, r.records_per_s, r.sender_cpu_s,
+        r.sender_cpu_s_per_gb, i + 1 < results.size() ? "," : "");
+  }
+  json += "]}\n";
+  std::printf("%s", json.c_str());
+  if (!o.json.empty()) std::ofstream(o.json) << json;
+  fs::remove_all(o.dir);
+  return 0;
+}

@@ -1,0 +1,233 @@
+// End-to-end shipping: a real stone, a real logsender and real logreceivers over
+// loopback, with and without TLS. Each test ends by proving the invariant that matters:
+// the standby archives are byte-identical to the primary's tranlogs (no gap, no
+// duplicate, nothing invented), and `tranship tranlog verify` accepts them.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "test/shipping/cluster.h"
+
+namespace tranship::test {
+namespace {
+
+constexpr auto kConverge = std::chrono::seconds(60);
+
+std::string PrimaryTranlogs(Cluster& c, const std::string& stone) {
+  return c.primary().Path("data/" + stone + "/tranlog");
+}
+
+// Commits `n` transactions (3 keys each) from 4 writers on the primary stone.
+void Workload(Cluster& c, const std::string& stone, int n) {
+  Proc p = c.primary().Run({"workload", stone, "--writers", "4", "--transactions",
+                            std::to_string(n), "--keys-per-txn", "3", "--ack-log",
+                            c.Temp("acks-" + std::to_string(rand()))});
+  REQUIRE_MESSAGE(p.code == 0, p.out);
+}
+
+// Stops the primary stone cleanly (its newest tranlog is trimmed, every record is on
+// disk), then waits until standby i's archive equals the primary's tranlogs.
+void ExpectConverged(Cluster& c, const std::string& stone, const std::vector<int>& standbys) {
+  for (int i : standbys) {
+    std::string why;
+    bool same = WaitFor([&] { return SameTranlogs(PrimaryTranlogs(c, stone), c.standby(i).Path("archive"), &why); },
+                        kConverge);
+    INFO("standby " << i + 1 << ": " << why);
+    INFO("receiver log: " << c.ReceiverLog(i, "standby"));
+    INFO("sender log: " << c.SenderLog());
+    CHECK(same);
+    Proc v = c.standby(i).Run({"tranlog", "verify", c.standby(i).Path("archive")});
+    INFO(v.out);
+    CHECK(v.code == 0);
+  }
+}
+
+void StopStone(Cluster& c, const std::string& stone) {
+  Proc p = c.primary().Run({"stone", "stop", stone});
+  REQUIRE_MESSAGE(p.code == 0, p.out);
+}
+
+bool LogHas(const std::function<std::string()>& log, const std::string& what) {
+  return WaitFor([&] { return log().find(what) != std::string::npos; }, std::chrono::seconds(20));
+}
+
+}  // namespace
+
+TEST_CASE("OneReceiverOverTlsGetsByteIdenticalArchives") {
+  Cluster c(1);
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod", c.SenderTls());
+  c.StartReceiver(0, "standby", c.ReceiverTls());
+  Workload(c, "prod", 1500);
+  REQUIRE(c.primary().Run({"admin", "prod", "start-new-log"}).code == 0);
+  Workload(c, "prod", 1500);
+  // While running, status lists the sender with its receiver.
+  CHECK(LogHas([&] { return c.primary().Run({"status"}).out; }, "logsender"));
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0});
+  CHECK(c.SenderLog().find("TLS") != std::string::npos);
+}
+
+TEST_CASE("FiveReceiversAndTheSixthIsRefused") {
+  Cluster c(6);
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod");
+  for (int i = 0; i < 5; i++) c.StartReceiver(i, "standby");
+  Workload(c, "prod", 500);
+  // All five stream: each has acknowledged something.
+  for (int i = 0; i < 5; i++) {
+    CHECK(LogHas([&] { return c.ReceiverLog(i, "standby"); }, "streaming"));
+  }
+  c.StartReceiver(5, "standby");
+  CHECK(LogHas([&] { return c.ReceiverLog(5, "standby"); }, "5 logreceivers"));
+  CHECK(LogHas([&] { return c.SenderLog(); }, "5 logreceivers"));
+  Workload(c, "prod", 500);
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0, 1, 2, 3, 4});
+  CHECK(SameTranlogs(PrimaryTranlogs(c, "prod"), c.standby(5).Path("archive")) == false);
+}
+
+TEST_CASE("KillNineOfSenderAndReceiverMidStream") {
+  Cluster c(1);
+  c.StartStone(c.primary(), "prod");
+  pid_t sender = c.StartSender("prod", c.SenderTls());
+  pid_t receiver = c.StartReceiver(0, "standby", c.ReceiverTls());
+  pid_t load = c.primary().Spawn({"workload", "prod", "--writers", "4", "--seconds", "4",
+                                  "--keys-per-txn", "2", "--ack-log", c.Temp("acks")},
+                                 c.Temp("workload.out"));
+  auto acks = [&] { return CountLinesOf(c.Temp("acks")); };
+  REQUIRE(WaitFor([&] { return acks() > 500; }, kConverge));
+  Cluster::KillNine(sender);
+  sender = c.StartSender("prod", c.SenderTls());
+  REQUIRE(WaitFor([&] { return acks() > 2000; }, kConverge));
+  Cluster::KillNine(receiver);
+  receiver = c.StartReceiver(0, "standby", c.ReceiverTls());
+  int st = 0;
+  waitpid(load, &st, 0);
+  CHECK(WEXITSTATUS(st) == 0);
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0});
+}
+
+TEST_CASE("StoneRestartedUnderARunningSender") {
+  Cluster c(1);
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod");
+  c.StartReceiver(0, "standby");
+  Workload(c, "prod", 300);
+  StopStone(c, "prod");
+  REQUIRE(c.primary().Run({"stone", "start", "prod"}).code == 0);
+  Workload(c, "prod", 300);
+  StopStone(c, "prod");
+  REQUIRE(c.primary().Run({"stone", "start", "prod"}).code == 0);
+  Workload(c, "prod", 300);
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0});
+}
+
+TEST_CASE("TlsRefusals") {
+  Cluster c(5);
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod", c.SenderTls());
+  Workload(c, "prod", 50);
+  SUBCASE("a client certificate from another CA") {
+    c.StartReceiver(0, "standby", c.ReceiverTls("other-client"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "certificate"));
+  }
+  SUBCASE("the receiver does not trust the sender's CA") {
+    c.StartReceiver(1, "standby", c.ReceiverTls("client", "other-ca"));
+    CHECK(LogHas([&] { return c.ReceiverLog(1, "standby"); }, "certificate"));
+  }
+  SUBCASE("a self-signed client certificate") {
+    c.StartReceiver(2, "standby", c.ReceiverTls("selfsigned"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "certificate"));
+  }
+  SUBCASE("a plaintext receiver") {
+    c.StartReceiver(3, "standby");
+    CHECK(LogHas([&] { return c.ReceiverLog(3, "standby"); }, "requires TLS"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "plaintext"));
+  }
+  // No refused receiver ever wrote a tranlog.
+  for (int i = 0; i < 4; i++) {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(c.standby(i).Path("archive"), ec)) {
+      FAIL("a refused receiver wrote " << e.path());
+    }
+  }
+}
+
+TEST_CASE("TlsReceiverAgainstAPlaintextSender") {
+  Cluster c(1);
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod");
+  c.StartReceiver(0, "standby", c.ReceiverTls());
+  CHECK(LogHas([&] { return c.ReceiverLog(0, "standby"); }, "does not speak TLS"));
+  CHECK(LogHas([&] { return c.SenderLog(); }, "tried TLS"));
+}
+
+TEST_CASE("GarbageOnTheSenderPortClosesOnlyThatLink") {
+  Cluster c(1);
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod");
+  c.StartReceiver(0, "standby");
+  Workload(c, "prod", 200);
+  REQUIRE(LogHas([&] { return c.ReceiverLog(0, "standby"); }, "streaming"));
+  for (std::string junk : {std::string("\xff\xff\xff\xff\x01garbage", 12),
+                           std::string("GET / HTTP/1.0\r\n\r\n")}) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(c.port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(write(fd, junk.data(), junk.size()) == static_cast<ssize_t>(junk.size()));
+    char b[256];
+    // The sender closes the connection (read returns 0 or an error, never hangs).
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (read(fd, b, sizeof(b)) > 0) {
+    }
+    close(fd);
+  }
+  Workload(c, "prod", 200);
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0});
+}
+
+TEST_CASE("ReceiverDiskFullThenFreed") {
+  if (geteuid() != 0) {
+    MESSAGE("needs root to mount a small tmpfs; skipped");
+    return;
+  }
+  Cluster c(1);
+  std::string archive = c.standby(0).Path("archive");
+  std::filesystem::create_directories(archive);
+  REQUIRE(mount("tmpfs", archive.c_str(), "tmpfs", 0, "size=3m,mode=0700") == 0);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{archive};
+  // Leave about 300 KB free.
+  {
+    std::ofstream filler(archive + "/filler", std::ios::binary);
+    std::string mb(1 << 20, 'x');
+    filler.write(mb.data(), static_cast<std::streamsize>(mb.size()));
+    filler.write(mb.data(), static_cast<std::streamsize>(mb.size()));
+    filler.write(mb.data(), static_cast<std::streamsize>(mb.size() - 300 * 1024));
+  }
+  c.StartStone(c.primary(), "prod");
+  c.StartSender("prod");
+  c.StartReceiver(0, "standby");
+  Workload(c, "prod", 6000);  // about 1 MB of tranlog
+  CHECK(LogHas([&] { return c.ReceiverLog(0, "standby"); }, "disk full"));
+  std::filesystem::remove(archive + "/filler");
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0});
+}
+
+}  // namespace tranship::test
