@@ -123,7 +123,7 @@ pid_t Spawn(const Options& o, const std::string& home, const std::string& argv0,
   return pid;
 }
 
-struct Result {
+struct RunFigures {
   std::string name;
   int receivers = 0;
   bool tls = false;
@@ -134,7 +134,7 @@ struct Result {
   double sender_cpu_s_per_gb = 0;
 };
 
-Result RunOne(const Options& o, const std::string& name, const std::string& history,
+RunFigures RunOne(const Options& o, const std::string& name, const std::string& history,
               uint64_t records, int receivers, bool tls, int port) {
   std::string base = fmt::format("{}/{}", o.dir, name);
   fs::remove_all(base);
@@ -178,7 +178,7 @@ Result RunOne(const Options& o, const std::string& name, const std::string& hist
   for (pid_t p : rs) waitpid(p, nullptr, 0);
   waitpid(sender, nullptr, 0);
   fs::remove_all(base);
-  Result r;
+  RunFigures r;
   r.name = name;
   r.receivers = receivers;
   r.tls = tls;
@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
   std::string small = o.dir + "/history";
   uint64_t small_records = MakeHistory(small, o.mb);
   double ratio = CompressionRatio(small);
-  std::vector<Result> results;
+  std::vector<RunFigures> results;
   int port = 47000 + getpid() % 1000;
   for (bool tls : {false, true}) {
     for (int k : {1, 5}) {
@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
 
   std::printf("\n%-12s %9s %5s %9s %12s %14s %14s\n", "run", "receivers", "tls", "MB/s",
               "records/s", "sender CPU s", "CPU s per GB");
-  for (const Result& r : results) {
+  for (const RunFigures& r : results) {
     std::printf("%-12s %9d %5s %9.0f %12.0f %14.2f %14.2f\n", r.name.c_str(), r.receivers,
                 r.tls ? "yes" : "no", r.mb_per_s, r.records_per_s, r.sender_cpu_s,
                 r.sender_cpu_s_per_gb);
@@ -281,7 +281,7 @@ int main(int argc, char** argv) {
   std::printf("zstd level 1 compression ratio on 1 MiB frames: %.2f\n", ratio);
   std::string json = "{\"compression_ratio\": " + fmt::format("{:.2f}", ratio) + ", \"runs\": [\n";
   for (size_t i = 0; i < results.size(); i++) {
-    const Result& r = results[i];
+    const RunFigures& r = results[i];
     json += fmt::format(
         "  {{\"run\": \"{}\", \"receivers\": {}, \"tls\": {}, \"mb_per_s\": {:.1f}, "
         "\"records_per_s\": {:.0f}, \"sender_cpu_s\": {:.2f}, \"sender_cpu_s_per_gb\": {:.2f}}}{}\n",
