@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,8 @@ constexpr int kNotifyFd = 3;
 
 // In the forked child: becomes the daemon process image. Never returns.
 [[noreturn]] void ExecDaemon(int notify_write, const std::string& self_exe,
-                             const std::string& name, bool restore_mode,
-                             const std::string& log_path) {
-  setsid();  // no controlling terminal: the shell's ^C and hangup do not reach the stone
+                             const DaemonLaunch& launch) {
+  setsid();  // no controlling terminal: the shell's ^C and hangup do not reach the daemon
   int null_fd = ::open("/dev/null", O_RDWR);
   if (null_fd >= 0) {
     dup2(null_fd, 0);
@@ -32,7 +32,7 @@ constexpr int kNotifyFd = 3;
     dup2(null_fd, 2);
   }
   // Anything written to stderr (an abort message, a sanitizer report) ends up in the log.
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  int log_fd = ::open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   if (log_fd >= 0) dup2(log_fd, 2);
   if (notify_write == kNotifyFd) {
     fcntl(kNotifyFd, F_SETFD, 0);
@@ -42,8 +42,8 @@ constexpr int kNotifyFd = 3;
   // Nothing else of the caller's (pipes of a test harness, sockets) stays open.
   close_range(kNotifyFd + 1, ~0u, 0);
 
-  std::vector<std::string> args = {"tranship", "stone", "serve", name};
-  if (restore_mode) args.push_back("-R");
+  std::vector<std::string> args = {"tranship"};
+  args.insert(args.end(), launch.args.begin(), launch.args.end());
   args.insert(args.end(), {"--notify-fd", std::to_string(kNotifyFd)});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -65,8 +65,7 @@ std::string DescribeExit(pid_t pid) {
 
 }  // namespace
 
-Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool restore_mode,
-                               const std::string& self_exe) {
+Result<pid_t> StartDaemon(const DaemonLaunch& launch, const std::string& self_exe) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   pid_t pid = fork();
@@ -78,7 +77,7 @@ Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool r
   }
   if (pid == 0) {
     close(fds[0]);
-    ExecDaemon(fds[1], self_exe, name, restore_mode, home.LogPath(name));
+    ExecDaemon(fds[1], self_exe, launch);
   }
   close(fds[1]);
   // Recovery may take long; the child reports or dies, so the read always ends.
@@ -101,8 +100,62 @@ Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool r
     (void)DescribeExit(pid);
     return Status::IOError(report.substr(4));
   }
-  return Status::IOError(fmt::format("The stone '{}' {} while starting. See {}.", name,
-                                     DescribeExit(pid), home.LogPath(name)));
+  return Status::IOError(fmt::format("{} {} while starting. See {}.", launch.what,
+                                     DescribeExit(pid), launch.log_path));
+}
+
+Status StopDaemonProcess(pid_t pid, const std::string& what, const std::string& log_path,
+                         int timeout_s) {
+  if (kill(pid, SIGTERM) != 0 && errno != ESRCH) {
+    return Status::FromErrno(errno, fmt::format("kill -TERM {}", pid));
+  }
+  uint64_t deadline = MonotonicNanos() + static_cast<uint64_t>(timeout_s) * 1000000000u;
+  while (ProcessAlive(pid)) {
+    if (MonotonicNanos() > deadline) {
+      return Status::TimedOut(fmt::format(
+          "{} (pid {}) did not stop within {} s. See {}; to force it run 'kill -9 {}'.", what,
+          pid, timeout_s, log_path, pid));
+    }
+    usleep(10 * 1000);
+  }
+  return Status::OK();
+}
+
+void ReadinessNotifier::Ready(const std::string& line) {
+  if (fd_ < 0) {
+    fmt::print("{}\n", line);
+    std::fflush(stdout);
+  } else {
+    Send("OK " + line + "\n");
+  }
+  reported_ = true;
+}
+
+void ReadinessNotifier::Failed(const std::string& line) {
+  if (reported_ || fd_ < 0) return;
+  Send("ERR " + line + "\n");
+  reported_ = true;
+}
+
+void ReadinessNotifier::Send(const std::string& msg) {
+  ssize_t n = write(fd_, msg.data(), msg.size());
+  (void)n;  // the starter may be gone; the log has the story
+  CloseFd();
+}
+
+void ReadinessNotifier::CloseFd() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool restore_mode,
+                               const std::string& self_exe) {
+  DaemonLaunch launch;
+  launch.args = {"stone", "serve", name};
+  if (restore_mode) launch.args.push_back("-R");
+  launch.log_path = home.LogPath(name);
+  launch.what = fmt::format("The stone '{}'", name);
+  return StartDaemon(launch, self_exe);
 }
 
 Result<pid_t> StopStoneProcess(const Home& home, const std::string& name, int timeout_s) {
@@ -115,18 +168,8 @@ Result<pid_t> StopStoneProcess(const Home& home, const std::string& name, int ti
     return Status::NotFound(fmt::format("The stone '{}' is not running.", name));
   }
   pid_t pid = st.process.pid;
-  if (kill(pid, SIGTERM) != 0 && errno != ESRCH) {
-    return Status::FromErrno(errno, fmt::format("kill -TERM {}", pid));
-  }
-  uint64_t deadline = MonotonicNanos() + static_cast<uint64_t>(timeout_s) * 1000000000u;
-  while (ProcessAlive(pid)) {
-    if (MonotonicNanos() > deadline) {
-      return Status::TimedOut(fmt::format(
-          "The stone '{}' (pid {}) did not stop within {} s. See {}; to force it run "
-          "'kill -9 {}'.", name, pid, timeout_s, home.LogPath(name), pid));
-    }
-    usleep(10 * 1000);
-  }
+  TRANSHIP_RETURN_IF_ERROR(StopDaemonProcess(pid, fmt::format("The stone '{}'", name),
+                                             home.LogPath(name), timeout_s));
   return pid;
 }
 

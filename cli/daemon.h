@@ -1,28 +1,70 @@
 #pragma once
-// Starting and stopping the stone daemon.
+// Starting and stopping tranship daemons: the stone, the logsender and the logreceiver.
 //
-// `startstone NAME` forks and execs this binary as `tranship stone serve NAME
-// --notify-fd 3` in a new session, stdin and stdout on /dev/null, stderr appended to
-// log/NAME.log. The child loads the configuration, logs to log/NAME.log, opens
-// (recovers) the engine, and serves the client protocol on run/NAME.sock; once logins
-// are accepted it writes run/NAME.pid and sends "OK" through the notify pipe. If it fails first it sends "ERR <one line>"
-// instead; if it dies, the pipe's EOF tells the parent. So the parent returns exactly
-// when the stone is usable or certainly is not, without sleeping.
+// `startstone NAME` (and startlogsender, startlogreceiver) fork and exec this binary as
+// the daemon's serve command (`tranship stone serve NAME --notify-fd 3`, `tranship
+// logsender serve ... --notify-fd 3`) in a new session, stdin and stdout on /dev/null,
+// stderr appended to the daemon's log. The child sets itself up, writes its pid file
+// under run/ and, once it serves, sends "OK" through the notify pipe. If it fails first
+// it sends "ERR <one line>" instead; if it dies, the pipe's EOF tells the parent. So the
+// parent returns exactly when the daemon is usable or certainly is not, without
+// sleeping.
 //
-// SIGTERM or SIGINT make the server return; the daemon then closes the engine (clean
-// stop: checkpoint and marker) and removes its pid file and socket. A SIGTERM during
-// recovery ends the process at once; the next start recovers again.
+// The stone: SIGTERM or SIGINT make the server return; the daemon then closes the engine
+// (clean stop: checkpoint and marker) and removes its pid file and socket. A SIGTERM
+// during recovery ends the process at once; the next start recovers again.
 
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "cli/home.h"
 
 namespace tranship::cli {
 
+// How one daemon is launched.
+struct DaemonLaunch {
+  // The daemon's arguments after argv[0] ("stone", "serve", NAME, ...); the launcher
+  // appends "--notify-fd 3".
+  std::vector<std::string> args;
+  std::string log_path;  // the daemon's stderr is appended here
+  // Names the daemon in messages: "The stone 'prod'", "The logsender on port 5000".
+  std::string what;
+};
+
 // Launches the daemon and waits for its readiness report. Returns its pid.
+Result<pid_t> StartDaemon(const DaemonLaunch& launch, const std::string& self_exe);
+
+// Sends SIGTERM to `pid` and waits (polling, up to `timeout_s`) until it is gone.
+// TimedOut names the log and the kill -9 that would force it.
+Status StopDaemonProcess(pid_t pid, const std::string& what, const std::string& log_path,
+                         int timeout_s);
+
+// Tells whoever started a daemon how the start went, once. With fd < 0 (--foreground)
+// readiness goes to stdout and a failure is left to the caller (stderr).
+class ReadinessNotifier {
+ public:
+  explicit ReadinessNotifier(int fd) : fd_(fd) {}
+  ~ReadinessNotifier() { CloseFd(); }
+  ReadinessNotifier(const ReadinessNotifier&) = delete;
+  ReadinessNotifier& operator=(const ReadinessNotifier&) = delete;
+
+  // `line` is what a foreground daemon prints ("The stone is accepting logins on ...").
+  void Ready(const std::string& line);
+  // Only a failure before readiness goes to the starter; later ones are just logged.
+  void Failed(const std::string& line);
+  bool reported() const { return reported_; }
+
+ private:
+  void Send(const std::string& msg);
+  void CloseFd();
+  int fd_;
+  bool reported_ = false;
+};
+
+// The stone's daemon: StartDaemon with `tranship stone serve NAME [-R]`.
 Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool restore_mode,
                                const std::string& self_exe);
 

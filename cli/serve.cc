@@ -14,6 +14,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/daemon.h"
 #include "cli/pidfile.h"
 #include "engine/engine.h"
 #include "engine/stone_server.h"
@@ -21,43 +22,8 @@
 namespace tranship::cli {
 namespace {
 
-// Tells whoever started the daemon how the start went, once.
-class Notifier {
- public:
-  explicit Notifier(int fd) : fd_(fd) {}
-  ~Notifier() { CloseFd(); }
-  void Ready(const std::string& socket) {
-    if (fd_ < 0) {
-      fmt::print("The stone is accepting logins on {}\n", socket);
-      std::fflush(stdout);
-    } else {
-      Send("OK " + socket + "\n");
-    }
-    reported_ = true;
-  }
-  // Only a failure before readiness goes to the starter; later ones are just logged.
-  void Failed(const std::string& line) {
-    if (reported_ || fd_ < 0) return;
-    Send("ERR " + line + "\n");
-    reported_ = true;
-  }
-  bool reported() const { return reported_; }
-
- private:
-  void Send(const std::string& msg) {
-    ssize_t n = write(fd_, msg.data(), msg.size());
-    (void)n;  // the starter may be gone; the log has the story
-    CloseFd();
-  }
-  void CloseFd() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  int fd_;
-  bool reported_ = false;
-};
-
-Status Serve(const Home& home, const std::string& name, bool restore_mode, Notifier* notifier) {
+Status Serve(const Home& home, const std::string& name, bool restore_mode,
+             ReadinessNotifier* notifier) {
   TRANSHIP_RETURN_IF_ERROR(home.RequireStone(name));
   Result<StoneConfig> config = home.LoadStoneConfig(name);
   if (!config.ok()) return config.status();
@@ -104,7 +70,7 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode, Notif
     Status s = WritePidFile(pidfile, d);
     if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", pidfile, s.ToString());
     listening = true;
-    notifier->Ready(socket);
+    notifier->Ready("The stone is accepting logins on " + socket);
   });
   if (!listening) {
     Status closed = (*engine)->Close();
@@ -140,7 +106,7 @@ Status StoneServe(Context& ctx, const Args& args) {
         "'tranship stone serve' runs a stone in this process; use --foreground, or start a "
         "daemon with 'startstone NAME'.");
   }
-  Notifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
+  ReadinessNotifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
   Status s = Serve(ctx.home, args.positional[0], args.Has("-R"), &notifier);
   if (!s.ok() && *fd != UINT64_MAX) {
     // A daemon's stderr is its log, which already has the error; the starter prints it.
