@@ -1,0 +1,491 @@
+#include "logreceiver/receiver.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+namespace tranship::logreceiver {
+
+namespace {
+
+uint64_t MsSince(uint64_t ns) { return (MonotonicNanos() - ns) / 1000000; }
+
+}  // namespace
+
+const char* LogReceiver::ToString(State s) {
+  switch (s) {
+    case State::kConnecting: return "connecting";
+    case State::kHandshake: return "handshake";
+    case State::kStreaming: return "streaming";
+    case State::kDiskFull: return "disk full";
+    case State::kRefused: return "refused";
+    case State::kStopping: return "stopping";
+  }
+  return "unknown";
+}
+
+LogReceiver::LogReceiver(uv_loop_t* loop, ReceiverOptions options, Connector connector)
+    : loop_(loop),
+      opts_(std::move(options)),
+      connector_(std::move(connector)),
+      archive_(opts_.env, opts_.archive_dir, opts_.prefix),
+      keepalive_ms_(opts_.keepalive_ms),
+      timeout_ms_(opts_.timeout_ms),
+      backoff_ms_(opts_.min_backoff_ms) {}
+
+LogReceiver::~LogReceiver() {
+  // The owner runs the loop until Stop() has closed everything.
+  assert(open_handles_ == 0 && !transport_);
+}
+
+void LogReceiver::SetState(State s, std::string_view why) {
+  if (s == state_) return;
+  TS_LOG_INFO("logreceiver for '{}': {} -> {}{}{}", opts_.stone, ToString(state_), ToString(s),
+              why.empty() ? "" : ": ", why);
+  state_ = s;
+  if (on_state) on_state(s);
+}
+
+Status LogReceiver::Start() {
+  TRANSHIP_RETURN_IF_ERROR(archive_.Scan());
+  const StreamEnd& end = archive_.durable_end();
+  if (archive_.empty()) {
+    TS_LOG_INFO("archive {} is empty: asking for {}", opts_.archive_dir,
+                opts_.empty_mode == wire::StartMode::kAfterTid
+                    ? fmt::format("the tranlog after TID {}", opts_.after_tid)
+                    : std::string("the primary's history from tranlog 1"));
+  } else {
+    TS_LOG_INFO("archive {} ends at {} (TID {}, lineage {})", opts_.archive_dir,
+                end.pos.ToString(), end.tid, end.lineage.ToHex());
+  }
+  last_acked_ = end.ToDurableEnd();
+  uv_timer_init(loop_, &retry_timer_);
+  uv_timer_init(loop_, &tick_timer_);
+  uv_check_init(loop_, &flush_check_);
+  retry_timer_.data = tick_timer_.data = flush_check_.data = this;
+  open_handles_ = 3;
+  uv_check_start(&flush_check_, [](uv_check_t* h) {
+    static_cast<LogReceiver*>(h->data)->FlushStep();
+  });
+  uint64_t tick = std::max<uint64_t>(10, std::min(keepalive_ms_, timeout_ms_) / 4);
+  uv_timer_start(&tick_timer_, [](uv_timer_t* h) {
+    static_cast<LogReceiver*>(h->data)->Tick();
+  }, tick, tick);
+  started_ = true;
+  Connect();
+  return Status::OK();
+}
+
+void LogReceiver::Connect() {
+  if (stopping_ || transport_ || connecting_) return;
+  if (state_ != State::kDiskFull && state_ != State::kRefused) {
+    SetState(State::kConnecting, opts_.master);
+  }
+  connecting_ = true;
+  uint64_t session = ++session_;
+  connector_([this, session](Result<std::unique_ptr<wire::Transport>> t) {
+    if (session != session_) return;  // cannot happen: one attempt at a time
+    OnConnected(std::move(t));
+  });
+}
+
+void LogReceiver::OnConnected(Result<std::unique_ptr<wire::Transport>> t) {
+  connecting_ = false;
+  if (!t.ok()) {
+    std::string msg = t.status().message();
+    if (msg != last_connect_error_) {
+      TS_LOG_WARN("cannot reach the logsender at {}: {} (retrying)", opts_.master, msg);
+      last_connect_error_ = msg;
+    } else {
+      TS_LOG_DEBUG("cannot reach the logsender at {}: {}", opts_.master, msg);
+    }
+    last_error_ = msg;
+    if (stopping_) {
+      CloseHandles();
+    } else {
+      ScheduleRetry(retry_ == Retry::kBackoff ? Retry::kBackoff : retry_);
+    }
+    return;
+  }
+  transport_ = std::move(*t);
+  uint64_t session = session_;
+  reader_ = wire::FrameReader(wire::kMaxSenderFrame);
+  welcomed_ = false;
+  dropping_ = false;
+  peer_ = transport_->PeerName();
+  last_recv_ns_ = last_send_ns_ = MonotonicNanos();
+  wire::Transport::Callbacks cb;
+  cb.on_ready = [this, session] {
+    if (session == session_) OnReady();
+  };
+  cb.on_data = [this, session](std::string_view bytes) {
+    if (session == session_) OnData(bytes);
+  };
+  cb.on_writable = [] {};
+  cb.on_closed = [this, session](const Status& why) {
+    if (session == session_) OnClosed(why);
+  };
+  transport_->Start(std::move(cb));
+  if (stopping_ && transport_) transport_->Close(Status::Aborted("the logreceiver is stopping"));
+}
+
+void LogReceiver::OnReady() {
+  if (stopping_ || dropping_) return;
+  peer_ = transport_->PeerName();
+  last_connect_error_.clear();
+  if (!transport_->IsTls()) {
+    TS_LOG_INFO("connected to the logsender at {} over plaintext TCP: the link is not "
+                "encrypted (start both ends with -S for TLS)", peer_);
+  } else {
+    TS_LOG_INFO("connected to the logsender at {} over TLS", peer_);
+  }
+  if (state_ != State::kDiskFull && state_ != State::kRefused) {
+    SetState(State::kHandshake, peer_);
+  }
+  wire::Hello h;
+  h.receiver_stone = opts_.stone;
+  h.receiver_host = opts_.host;
+  const StreamEnd& end = archive_.durable_end();
+  if (archive_.empty()) {
+    h.mode = opts_.empty_mode;
+    h.resume_tid = opts_.after_tid;
+    h.resume_chain = opts_.after_chain;
+  } else {
+    h.mode = wire::StartMode::kResume;
+    h.lineage = end.lineage;
+    h.resume = end.pos;
+    h.resume_tid = end.tid;
+    h.resume_chain = end.chain;
+  }
+  std::string frame;
+  wire::EncodeHello(&frame, h);
+  Send(std::move(frame));
+}
+
+void LogReceiver::OnData(std::string_view bytes) {
+  last_recv_ns_ = MonotonicNanos();
+  reader_.Feed(bytes);
+  wire::Frame f;
+  while (!dropping_ && transport_) {
+    wire::FrameReader::Result r = reader_.Next(&f);
+    if (r == wire::FrameReader::Result::kNeedMore) return;
+    if (r == wire::FrameReader::Result::kError) {
+      Drop(Status::Corruption(fmt::format("garbage from the logsender at {}: {}", peer_,
+                                          reader_.error().message())));
+      return;
+    }
+    Status s = HandleFrame(f);
+    if (!s.ok()) {
+      Drop(s);
+      return;
+    }
+  }
+}
+
+Status LogReceiver::HandleFrame(const wire::Frame& f) {
+  switch (f.type) {
+    case wire::MsgType::kWelcome: return HandleWelcome(f.body);
+    case wire::MsgType::kRefuse: return HandleRefuse(f.body);
+    case wire::MsgType::kData:
+      if (!welcomed_) return Status::Corruption("a data frame before the welcome");
+      return HandleData(f.body);
+    case wire::MsgType::kKeepalive: {
+      wire::Keepalive k;
+      TRANSHIP_RETURN_IF_ERROR(wire::DecodeKeepalive(f.body, &k));
+      if (welcomed_) primary_end_ = k.primary_end;
+      return Status::OK();
+    }
+    default:
+      return Status::Corruption(fmt::format("the logsender at {} sent a {} message", peer_,
+                                            wire::MsgTypeName(f.type)));
+  }
+}
+
+Status LogReceiver::HandleWelcome(std::string_view body) {
+  if (welcomed_) return Status::Corruption("a second welcome");
+  wire::Welcome w;
+  TRANSHIP_RETURN_IF_ERROR(wire::DecodeWelcome(body, &w));
+  const StreamEnd& end = archive_.durable_end();
+  if (!archive_.empty() && w.start != end.pos) {
+    return Status::Corruption(fmt::format(
+        "the logsender would start at {} but the archive ends at {}", w.start.ToString(),
+        end.pos.ToString()));
+  }
+  welcomed_ = true;
+  primary_end_ = w.primary_end;
+  primary_known_ = true;
+  if (w.keepalive_ms > 0) keepalive_ms_ = std::min(opts_.keepalive_ms, w.keepalive_ms);
+  // Either side drops a peer silent for the longer of the two timeouts: the sender
+  // keeps quiet for up to its keepalive interval by design.
+  timeout_ms_ = std::max(opts_.timeout_ms, w.timeout_ms);
+  backoff_ms_ = opts_.min_backoff_ms;
+  retry_ = Retry::kBackoff;
+  TS_LOG_INFO("the logsender at {} (primary stone '{}') welcomed this receiver: streaming "
+              "from {}; the primary's durable end is {} (TID {})",
+              peer_, w.sender_stone, w.start.ToString(), w.primary_end.pos.ToString(),
+              w.primary_end.tid);
+  // After a full disk the state says so until a write succeeds, unless there is
+  // nothing to write.
+  if (state_ != State::kDiskFull || primary_end_.pos == end.pos) {
+    SetState(State::kStreaming, peer_);
+    last_error_.clear();
+  }
+  return Status::OK();
+}
+
+Status LogReceiver::HandleRefuse(std::string_view body) {
+  wire::Refuse r;
+  TRANSHIP_RETURN_IF_ERROR(wire::DecodeRefuse(body, &r));
+  std::string what;
+  switch (r.code) {
+    case wire::RefuseCode::kForkInTime:
+    case wire::RefuseCode::kTranlogGone:
+      retry_ = Retry::kRefusedSlow;
+      what = fmt::format("retrying only every {} s: an operator must reseed this standby "
+                         "from a new backup of the primary", opts_.refused_retry_ms / 1000);
+      break;
+    case wire::RefuseCode::kProtocolVersion:
+    case wire::RefuseCode::kBadHello:
+    case wire::RefuseCode::kTlsRequired:
+      retry_ = Retry::kRefusedSlow;
+      what = fmt::format("retrying every {} s", opts_.refused_retry_ms / 1000);
+      break;
+    case wire::RefuseCode::kTooManyReceivers:
+    case wire::RefuseCode::kShuttingDown:
+      retry_ = Retry::kBackoff;
+      what = "retrying with backoff";
+      break;
+  }
+  last_error_ = fmt::format("refused ({}): {}", wire::RefuseCodeName(r.code), r.message);
+  TS_LOG_ERROR("the logsender at {} refused this receiver ({}): {} -- {}", peer_,
+               wire::RefuseCodeName(r.code), r.message, what);
+  SetState(State::kRefused, wire::RefuseCodeName(r.code));
+  dropping_ = true;
+  transport_->Close(Status::Aborted("refused"));
+  return Status::OK();
+}
+
+Status LogReceiver::HandleData(std::string_view body) {
+  wire::DataHeader h;
+  std::string_view payload;
+  TRANSHIP_RETURN_IF_ERROR(wire::DecodeData(body, &h, &payload));
+  std::string name = archive_.FileName(h.file_id);
+  if (h.raw_length > wire::kMaxDataRaw) {
+    return Status::Corruption(fmt::format("{} offset {}: a data frame of {} bytes", name,
+                                          h.offset, h.raw_length));
+  }
+  std::string_view raw;
+  if (h.flags & wire::kDataZstd) {
+    Status s = decompressor_.Decompress(payload, h.raw_length, &raw_);
+    if (!s.ok()) {
+      return Status::Corruption(fmt::format("{} offset {}: {}", name, h.offset, s.message()));
+    }
+    raw = raw_;
+  } else {
+    if (payload.size() != h.raw_length) {
+      return Status::Corruption(fmt::format("{} offset {}: {} bytes where {} were announced",
+                                            name, h.offset, payload.size(), h.raw_length));
+    }
+    raw = payload;
+  }
+  StreamEnd after = archive_.written_end();
+  TRANSHIP_RETURN_IF_ERROR(CheckChunk(name, h.file_id, h.offset, raw, &after));
+  Status w = archive_.Append(h.file_id, h.offset, raw, after);
+  if (!w.ok()) {
+    DiskFull(w, raw.size(), h.file_id, h.offset);
+    return Status::OK();  // DiskFull dropped the link
+  }
+  return Status::OK();
+}
+
+void LogReceiver::FlushStep() {
+  if (archive_.unsynced_bytes() == 0) return;
+  Position at = archive_.written_end().pos;
+  uint64_t bytes = archive_.unsynced_bytes();
+  Status s = archive_.Sync();
+  if (!s.ok()) {
+    DiskFull(s, bytes, at.file_id, at.offset);
+    return;
+  }
+  DurableEnd end = archive_.durable_end().ToDurableEnd();
+  if (state_ == State::kDiskFull) {
+    TS_LOG_INFO("archive writes succeed again in {}", opts_.archive_dir);
+    last_error_.clear();
+    if (welcomed_) SetState(State::kStreaming, "space returned");
+  }
+  // Invariant 4: the Ack follows the fdatasync, never the other way round.
+  if (transport_ && welcomed_ && !dropping_) {
+    wire::Ack a;
+    a.durable = end.pos;
+    a.tid = end.tid;
+    std::string frame;
+    wire::EncodeAck(&frame, a);
+    Send(std::move(frame));
+    last_acked_ = end;
+  }
+  if (on_durable) on_durable(end);
+}
+
+void LogReceiver::Tick() {
+  if (!transport_ || dropping_) return;
+  if (MsSince(last_recv_ns_) >= timeout_ms_) {
+    Drop(Status::TimedOut(fmt::format("the logsender at {} has been silent for {} s", peer_,
+                                      MsSince(last_recv_ns_) / 1000.0)));
+    return;
+  }
+  if (welcomed_ && MsSince(last_send_ns_) >= keepalive_ms_) {
+    wire::Keepalive k;
+    k.sent_us = NowMicros();
+    std::string frame;
+    wire::EncodeKeepalive(&frame, k);
+    Send(std::move(frame));
+  }
+}
+
+void LogReceiver::DiskFull(const Status& why, uint64_t needed, uint64_t file_id,
+                           uint64_t offset) {
+  Status cut = archive_.CutBack();
+  if (!cut.ok()) TS_LOG_ERROR("cannot cut the archive back: {}", cut.ToString());
+  const StreamEnd& end = archive_.durable_end();
+  last_error_ = fmt::format("cannot write the archive in {}: {}", opts_.archive_dir,
+                            why.message());
+  if (state_ != State::kDiskFull) {
+    TS_LOG_ERROR("{} (needed {} bytes for {} at offset {}); not acknowledging, cut back to "
+                 "{}; retrying every {} s: free space in {}",
+                 last_error_, needed, archive_.FileName(file_id), offset, end.pos.ToString(),
+                 opts_.disk_full_retry_ms / 1000.0, opts_.archive_dir);
+    SetState(State::kDiskFull, why.IsNoSpace() ? "no space" : "write error");
+  } else {
+    TS_LOG_DEBUG("still cannot write the archive: {}", why.ToString());
+  }
+  retry_ = Retry::kDiskFull;
+  if (transport_ && !dropping_) {
+    dropping_ = true;
+    transport_->Close(why);
+  }
+}
+
+void LogReceiver::Drop(const Status& why) {
+  if (!transport_ || dropping_) return;
+  last_error_ = why.message();
+  TS_LOG_ERROR("dropping the connection to the logsender at {}: {}; will resume from {}",
+               peer_, why.message(), archive_.written_end().pos.ToString());
+  dropping_ = true;
+  transport_->Close(why);
+}
+
+void LogReceiver::Send(std::string frame) {
+  if (!transport_ || dropping_) return;
+  last_send_ns_ = MonotonicNanos();
+  (void)transport_->Write(std::move(frame));  // small frames: no backpressure needed
+}
+
+void LogReceiver::OnClosed(const Status& why) {
+  ++session_;  // nothing more from this connection
+  bool was_streaming = welcomed_;
+  welcomed_ = false;
+  // The transport may be destroyed from inside its own on_closed.
+  std::unique_ptr<wire::Transport> gone = std::move(transport_);
+  gone.reset();
+  // What was written and checked is kept: make it durable (it is not acknowledged).
+  FlushStep();
+  if (stopping_) {
+    CloseHandles();
+    return;
+  }
+  if (retry_ == Retry::kBackoff && state_ != State::kRefused) {
+    if (was_streaming) {
+      TS_LOG_WARN("lost the logsender at {}: {}", peer_, why.message());
+    } else if (!dropping_) {
+      TS_LOG_WARN("the logsender at {} closed the connection: {}", peer_, why.message());
+    }
+    if (!why.ok() && last_error_.empty()) last_error_ = why.message();
+  }
+  if (archive_.unsynced_bytes() == 0) {
+    // Belt and braces: the files are the truth, the in-memory end only a cache.
+    StreamEnd before = archive_.durable_end();
+    Status s = archive_.Scan();
+    if (!s.ok()) {
+      TS_LOG_ERROR("archive scan failed: {}", s.ToString());
+      last_error_ = s.message();
+    } else if (!(archive_.durable_end() == before)) {
+      TS_LOG_WARN("the archive's end moved from {} to {} between connections",
+                  before.pos.ToString(), archive_.durable_end().pos.ToString());
+    }
+  }
+  if (state_ == State::kStreaming || state_ == State::kHandshake) {
+    SetState(State::kConnecting, "lost the link");
+  }
+  ScheduleRetry(retry_);
+}
+
+void LogReceiver::ScheduleRetry(Retry kind) {
+  if (stopping_) return;
+  uint64_t ms = 0;
+  switch (kind) {
+    case Retry::kBackoff:
+      ms = backoff_ms_;
+      backoff_ms_ = std::min(backoff_ms_ * 2, opts_.max_backoff_ms);
+      break;
+    case Retry::kRefusedSlow: ms = opts_.refused_retry_ms; break;
+    case Retry::kDiskFull: ms = opts_.disk_full_retry_ms; break;
+  }
+  TS_LOG_DEBUG("reconnecting to {} in {} ms", opts_.master, ms);
+  uv_timer_start(&retry_timer_, [](uv_timer_t* h) {
+    static_cast<LogReceiver*>(h->data)->Connect();
+  }, ms, 0);
+}
+
+void LogReceiver::Stop(std::string_view why) {
+  if (stopping_) return;
+  stopping_ = true;
+  TS_LOG_INFO("logreceiver for '{}' stopping: {}", opts_.stone, why);
+  if (!started_) return;
+  SetState(State::kStopping, why);
+  FlushStep();  // the last Ack goes out before the goodbye
+  uv_timer_stop(&retry_timer_);
+  if (transport_) {
+    if (!dropping_) {
+      dropping_ = true;
+      transport_->Close(Status::Aborted(fmt::format("the logreceiver is stopping: {}", why)));
+    }
+    return;  // OnClosed finishes
+  }
+  if (!connecting_) CloseHandles();
+}
+
+void LogReceiver::CloseHandles() {
+  if (open_handles_ != 3) return;
+  auto closed = [](uv_handle_t* h) { static_cast<LogReceiver*>(h->data)->open_handles_--; };
+  uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), closed);
+}
+
+LogReceiver::Snapshot LogReceiver::status() const {
+  Snapshot s;
+  s.state = state_;
+  s.peer = transport_ ? peer_ : "";
+  s.archive_end = archive_.durable_end().ToDurableEnd();
+  s.primary_end = primary_end_;
+  s.primary_known = primary_known_;
+  s.last_error = last_error_;
+  if (primary_known_) {
+    const Position& a = s.archive_end.pos;
+    const Position& p = primary_end_.pos;
+    if (p > a) {
+      // Exact within one file; across files the sizes of the files between are not
+      // known here, so this counts only the part of the primary's newest file.
+      s.lag_bytes = p.file_id == a.file_id ? p.offset - a.offset : p.offset;
+    }
+    if (primary_end_.commit_time_us > s.archive_end.commit_time_us && p > a) {
+      s.lag_seconds = (primary_end_.commit_time_us - s.archive_end.commit_time_us) / 1e6;
+    }
+  }
+  return s;
+}
+
+}  // namespace tranship::logreceiver

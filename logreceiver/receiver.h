@@ -1,0 +1,170 @@
+#pragma once
+// The logreceiver: the standby end of tranlog shipping, in the manner of PostgreSQL's
+// walreceiver.
+//
+// Who starts it: `startlogreceiver` launches `tranship logreceiver serve`, which builds
+// one LogReceiver on its libuv loop (cli/logreceiver_command.cc). Tests build it over a
+// wire::MemoryPipe.
+//
+// What it owns: the archive directory (archive.h; nothing else writes there), at most
+// one connection to the logsender, and its timers. It never writes anywhere else: pid
+// and status files and the standby stone's notification belong to the daemon around it
+// (on_durable and status() feed them).
+//
+// What it does, as a list (each step one function below):
+//   scan the archive -> its durable end (cut an incomplete tail)
+//   connect to the sender, say Hello with that end        (state connecting, handshake)
+//   Welcome: stream; Refuse: log the sender's words, wait (refused)
+//   for each Data frame: check it follows, decompress, validate every record, append
+//   after the frames that arrived together: fdatasync, then Ack, then on_durable
+//   every tick: keepalive after 1 s of silence; drop a sender silent for the timeout
+//   a write or sync fails (disk full): cut back to the durable end, stop acking, drop
+//     the link, retry every 2 s from the durable end                    (disk full)
+//   any disconnect: sync what was written, rescan, reconnect with backoff
+//
+// SIGTERM and SIGINT (handled by the daemon) call Stop(): sync and acknowledge what was
+// written, close the link (queued bytes are sent first), close every handle. A lost or
+// silent sender is never fatal: the receiver reconnects, 100 ms doubling to 5 s, reset
+// by a Welcome; a refusal for a fork in time or a tranlog gone from the primary is
+// retried only every 30 s because an operator must reseed this standby.
+//
+// REQUIRES: every call on the loop thread.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "engine/types.h"
+#include "logreceiver/archive.h"
+#include "wire/batch.h"
+#include "wire/protocol.h"
+#include "wire/transport.h"
+
+namespace tranship::logreceiver {
+
+struct ReceiverOptions {
+  std::string stone;        // the standby stone this receiver feeds (Hello)
+  std::string host;         // this host's name (Hello, for the sender's logs)
+  std::string master;       // "HOST:PORT" of the sender, for logs and status
+  Env* env = nullptr;       // archive I/O (a FaultInjectionEnv in disk-full tests)
+  std::string archive_dir;
+  std::string prefix = "tranlog";
+  // How to start when the archive is empty: kFromStart, or kAfterTid with the TID and
+  // chain where the standby stone's state ends.
+  wire::StartMode empty_mode = wire::StartMode::kFromStart;
+  uint64_t after_tid = 0;
+  uint64_t after_chain = 0;
+  // Tunables, in milliseconds. The defaults are the protocol's (1 s keepalive, 10 s
+  // timeout); tests shorten them.
+  uint32_t keepalive_ms = 1000;
+  uint32_t timeout_ms = 10000;
+  uint32_t min_backoff_ms = 100;   // first retry after a lost link: quick, it is usually
+  uint32_t max_backoff_ms = 5000;  // a restart; 5 s bounds the load of a dead sender
+  uint32_t refused_retry_ms = 30000;  // fork in time / tranlog gone: an operator acts
+  uint32_t disk_full_retry_ms = 2000;
+};
+
+// Opens a transport to the sender; `done` runs once, later, on the loop thread.
+using Connector =
+    std::function<void(std::function<void(Result<std::unique_ptr<wire::Transport>>)> done)>;
+
+class LogReceiver {
+ public:
+  enum class State { kConnecting, kHandshake, kStreaming, kDiskFull, kRefused, kStopping };
+  static const char* ToString(State s);
+
+  // What `tranship status` and the status file show.
+  struct Snapshot {
+    State state = State::kConnecting;
+    std::string peer;          // the sender's transport name while connected
+    DurableEnd archive_end;    // durable (and acknowledged once connected)
+    DurableEnd primary_end;    // the sender's last word on the primary's durable end
+    bool primary_known = false;
+    uint64_t lag_bytes = 0;    // at least this many bytes behind (exact within one file)
+    double lag_seconds = 0;
+    std::string last_error;
+  };
+
+  LogReceiver(uv_loop_t* loop, ReceiverOptions options, Connector connector);
+  ~LogReceiver();
+  LogReceiver(const LogReceiver&) = delete;
+  LogReceiver& operator=(const LogReceiver&) = delete;
+
+  // Scans the archive and starts connecting. An error (a damaged archive) is for the
+  // operator; nothing was started then.
+  Status Start();
+  // Clean stop (see above). The loop ends once every handle is closed.
+  void Stop(std::string_view why);
+
+  State state() const { return state_; }
+  Snapshot status() const;
+  const Archive& archive() const { return archive_; }
+
+  // After each fdatasync that moved the archive's end (standby notification).
+  std::function<void(const DurableEnd&)> on_durable;
+  // After each state change (status file).
+  std::function<void(State)> on_state;
+
+ private:
+  enum class Retry { kBackoff, kRefusedSlow, kDiskFull };
+
+  void SetState(State s, std::string_view why);
+  void Connect();
+  void OnConnected(Result<std::unique_ptr<wire::Transport>> t);
+  void OnReady();
+  void OnData(std::string_view bytes);
+  void OnClosed(const Status& why);
+  Status HandleFrame(const wire::Frame& f);
+  Status HandleWelcome(std::string_view body);
+  Status HandleRefuse(std::string_view body);
+  Status HandleData(std::string_view body);
+  void FlushStep();  // fdatasync what was written, then Ack and notify
+  void Tick();       // keepalive and timeout
+  void DiskFull(const Status& why, uint64_t needed, uint64_t file_id, uint64_t offset);
+  void Drop(const Status& why);
+  void Send(std::string frame);
+  void ScheduleRetry(Retry kind);
+  void CloseHandles();
+
+  uv_loop_t* loop_;
+  ReceiverOptions opts_;
+  Connector connector_;
+  Archive archive_;
+  State state_ = State::kConnecting;
+  bool started_ = false;
+  bool stopping_ = false;
+  std::string last_error_;
+  std::string last_connect_error_;  // logged once until it changes
+
+  // One connection at a time; `session_` tells its callbacks from a previous one's.
+  std::unique_ptr<wire::Transport> transport_;
+  uint64_t session_ = 0;
+  bool connecting_ = false;     // a Connector call is outstanding
+  bool welcomed_ = false;
+  bool dropping_ = false;       // Close() was called; stop handling its frames
+  std::string peer_;
+  wire::FrameReader reader_{wire::kMaxSenderFrame};
+  wire::Decompressor decompressor_;
+  std::string raw_;             // one decompressed Data frame
+  uint64_t last_recv_ns_ = 0;
+  uint64_t last_send_ns_ = 0;
+  uint32_t keepalive_ms_;
+  uint32_t timeout_ms_;
+  Retry retry_ = Retry::kBackoff;
+  uint32_t backoff_ms_;
+  DurableEnd primary_end_;
+  bool primary_known_ = false;
+  DurableEnd last_acked_;
+
+  uv_timer_t retry_timer_;
+  uv_timer_t tick_timer_;
+  uv_check_t flush_check_;
+  int open_handles_ = 0;
+};
+
+}  // namespace tranship::logreceiver
