@@ -36,6 +36,12 @@ class JsonWriter {
     Separate();
     out_ += fmt::format("{}", v);
   }
+  // Finite numbers only (JSON has no NaN or infinity); printed with enough digits to
+  // read back the same value.
+  void Double(double v) {
+    Separate();
+    out_ += fmt::format("{}", v);
+  }
   void Bool(bool v) {
     Separate();
     out_ += v ? "true" : "false";
