@@ -22,6 +22,12 @@ namespace tranship::wire {
 // compressed once for all receivers at the same position).
 using SharedBuffer = std::shared_ptr<const std::string>;
 
+// Write() returns false once this much is queued on one connection; on_writable follows
+// when the queue is back under the low-water mark. Large enough to keep a TLS link busy
+// between two loop turns, small enough that five receivers stay cheap.
+inline constexpr size_t kWriteHighWater = 4 << 20;
+inline constexpr size_t kWriteLowWater = 1 << 20;
+
 class Transport {
  public:
   struct Callbacks {
