@@ -52,5 +52,9 @@ Status TranlogInfo(Context& ctx, const Args& args);
 Status TranlogVerify(Context& ctx, const Args& args);
 // workload.cc
 Status WorkloadCommand(Context& ctx, const Args& args);
+// logreceiver_command.cc
+Status LogreceiverStart(Context& ctx, const Args& args);
+Status LogreceiverStop(Context& ctx, const Args& args);
+Status LogreceiverServe(Context& ctx, const Args& args);
 
 }  // namespace tranship::cli

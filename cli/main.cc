@@ -61,6 +61,24 @@ const Command kCommands[] = {
       1, 1, {}, {"--writers", "--transactions", "--seconds", "--keys-per-txn", "--ack-log",
                  "--check"}},
      WorkloadCommand},
+    {"logreceiver start", "receive a primary's tranlogs into an archive directory; alias "
+     "startlogreceiver",
+     {"tranship logreceiver start -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [-S -J CA "
+      "-C CERT -K KEY -Q PASSPHRASE -V] [-l LOG] [-v|-q] [--foreground] [--timeout S] "
+      "[--prefix P]",
+      0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
+      {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "--timeout", "--prefix"}},
+     LogreceiverStart},
+    {"logreceiver stop", "stop a logreceiver cleanly; alias stoplogreceiver",
+     {"tranship logreceiver stop -P PORT [-s STONE]", 0, 0, {}, {"-P", "-s"}},
+     LogreceiverStop},
+    {"logreceiver serve", "run a logreceiver in this process (what startlogreceiver launches)",
+     {"tranship logreceiver serve -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE ... "
+      "[--foreground] [--notify-fd FD]",
+      0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
+      {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "--timeout", "--prefix",
+       "--notify-fd"}},
+     LogreceiverServe, true},
 };
 
 std::vector<std::string_view> Words(std::string_view name) {
@@ -118,6 +136,8 @@ bool PrintHelp(std::string_view topic) {
 Result<std::vector<std::string>> ExpandAlias(std::string_view prog, std::vector<std::string> a) {
   if (prog == "startstone") a.insert(a.begin(), {"stone", "start"});
   if (prog == "stopstone") a.insert(a.begin(), {"stone", "stop"});
+  if (prog == "startlogreceiver") a.insert(a.begin(), {"logreceiver", "start"});
+  if (prog == "stoplogreceiver") a.insert(a.begin(), {"logreceiver", "stop"});
   if (prog == "copydbf") {
     if (a.size() != 2 || a[0] != "-i") {
       return Status::InvalidArgument(
@@ -168,7 +188,7 @@ int Main(int argc, char** argv) {
   const Command* cmd = Find(args, &used);
   if (cmd == nullptr) {
     const std::string& group = args[0];
-    if (group == "stone" || group == "tranlog") {
+    if (group == "stone" || group == "tranlog" || group == "logreceiver") {
       if (args.size() == 1) {
         return Fail(Status::InvalidArgument(fmt::format(
                         "'tranship {}' needs a command. To see them run 'tranship help {}'.",
