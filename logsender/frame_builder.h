@@ -1,0 +1,58 @@
+#pragma once
+// Building one Data frame from the primary's tranlog files (docs/protocol.md, "Data").
+//
+// A frame starts at a record boundary (at offset 0 it begins with the 72-byte file
+// header), carries whole records only — at least one, up to `target_raw` bytes unless a
+// single record is bigger — never crosses into another file, and never reaches past the
+// primary's durable end. Every record is checked on the way (CRC, TID sequence, chain,
+// and a file header that continues the previous file), so damage on the primary is
+// reported here instead of being shipped.
+//
+// Thread-safety: BuildFrame touches only its arguments, so it runs on the libuv thread
+// pool; a FileSource belongs to one build at a time.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "engine/tranlog_reader.h"
+#include "logsender/history.h"
+#include "wire/batch.h"
+#include "wire/protocol.h"
+#include "wire/transport.h"
+
+namespace tranship::logsender {
+
+// About 1 MiB of tranlog per frame: big enough that zstd and TLS work on large blocks,
+// small enough that a streaming receiver's frame is out quickly and five receivers'
+// windows stay modest.
+inline constexpr uint32_t kTargetFrameRaw = 1u << 20;
+
+struct BuiltFrame {
+  wire::DataHeader header;
+  wire::SharedBuffer bytes;       // the whole encoded Data frame, written as is
+  Position end;                   // after its last record, in header.file_id
+  Boundary next;                  // where the following frame starts
+  uint64_t last_tid = 0;          // TID of its last record (first_tid - 1 if none)
+  uint64_t last_commit_us = 0;    // timestamp of its last record; 0 if it has none
+};
+
+// One receiver's open tranlog file: a checking reader and a raw handle for the bytes.
+struct FileSource {
+  uint64_t file_id = 0;
+  std::unique_ptr<tranlog::FileReader> reader;
+  std::unique_ptr<RandomAccessFile> raw;
+};
+
+// The frame that starts at `from` (a boundary the caller knows), read from `path`, the
+// file `from.pos.file_id`. nullopt: nothing durable follows `from` yet. Corruption:
+// the primary's file is damaged there (the message names file and offset).
+Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
+                                             const Boundary& from, const DurableEnd& end,
+                                             uint32_t target_raw, wire::Compressor* compressor,
+                                             FileSource* source);
+
+}  // namespace tranship::logsender

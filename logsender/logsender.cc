@@ -1,0 +1,437 @@
+#include "logsender/logsender.h"
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "logsender/handshake.h"
+#include "wire/batch.h"
+
+namespace tranship::logsender {
+namespace {
+constexpr uint64_t kMsNs = 1000000;
+// Connections that have not said Hello yet cost a little memory each; more than this
+// many at once is not a standby fleet but a flood, and the newest are dropped.
+constexpr size_t kMaxStartupSessions = 64;
+}  // namespace
+
+struct LogSender::BuildJob {
+  uv_work_t req;
+  LogSender* sender = nullptr;
+  uint64_t session_id = 0;
+  Env* env = nullptr;
+  std::string path;
+  Boundary from;
+  DurableEnd end;
+  uint32_t target = 0;
+  FileSource source;
+  Result<std::optional<BuiltFrame>> result = Status::Aborted("not built");
+};
+
+LogSender::LogSender(uv_loop_t* loop, LogSenderOptions options)
+    : loop_(loop),
+      opts_(std::move(options)),
+      env_(opts_.env ? opts_.env : Env::Default()),
+      history_(env_, opts_.tranlog_dirs, opts_.prefix),
+      disk_(env_, opts_.tranlog_dirs, opts_.prefix),
+      cache_(opts_.cache_bytes) {
+  if (opts_.bandwidth_bytes_per_s > 0) {
+    // With a bandwidth limit, smaller frames keep the rate smooth: a quarter second each.
+    uint64_t quarter = std::max<uint64_t>(opts_.bandwidth_bytes_per_s / 4, 64 << 10);
+    opts_.frame_target = static_cast<uint32_t>(std::min<uint64_t>(opts_.frame_target, quarter));
+  }
+}
+
+LogSender::~LogSender() { assert(!started_ || (stopping_ && open_handles_ == 0)); }
+
+Status LogSender::Start() {
+  TRANSHIP_RETURN_IF_ERROR(history_.Refresh());
+  if (history_.newest() == 0) {
+    return Status::NotFound(fmt::format(
+        "There are no tranlog files ({}N.dbf) in {}. To fix this give -T the tranlog "
+        "directories of the stone '{}'.",
+        opts_.prefix, fmt::join(opts_.tranlog_dirs, ", "), opts_.stone));
+  }
+  Result<DurableEnd> end = disk_.Scan();
+  if (!end.ok()) return end.status();
+  end_ = *end;
+  started_ = true;
+  uv_timer_init(loop_, &tick_);
+  uv_timer_init(loop_, &reaper_);
+  tick_.data = reaper_.data = this;
+  open_handles_ = 2;
+  if (!opts_.stone_socket.empty()) {
+    StoneFollower::Callbacks cb;
+    cb.on_end = [this](const DurableEnd& e) { OnDurableEnd(e, true); };
+    cb.on_link = [this](bool up) {
+      if (!up) next_disk_scan_ns_ = 0;  // take the end from disk right away
+      PublishStatus();
+    };
+    follower_ = std::make_unique<StoneFollower>(loop_, opts_.stone, opts_.stone_socket,
+                                                std::move(cb));
+    follower_->Start();
+  } else {
+    follower_closed_ = true;
+  }
+  uv_timer_start(&tick_, [](uv_timer_t* t) { static_cast<LogSender*>(t->data)->Tick(); },
+                 kTickMs, kTickMs);
+  TS_LOG_INFO("logsender for the stone '{}': tranlogs {} to {} in {}; durable end on disk {} "
+              "(TID {}, lineage {})",
+              opts_.stone, history_.oldest(), history_.newest(),
+              fmt::join(opts_.tranlog_dirs, ", "), end_.pos.ToString(), end_.tid,
+              end_.lineage.ToHex());
+  PublishStatus();
+  return Status::OK();
+}
+
+// ---- the main loop ----
+
+void LogSender::Tick() {
+  uint64_t now = MonotonicNanos();
+  CheckTimeouts(now);
+  SendKeepalives(now);
+  FollowStone(now);
+  SendDataToAll();
+  if (now >= next_status_ns_) PublishStatus();
+}
+
+void LogSender::CheckTimeouts(uint64_t now) {
+  const uint64_t limit = uint64_t{opts_.timeout_ms} * kMsNs;
+  std::vector<ReceiverSession*> silent;
+  for (auto& [id, s] : sessions_) {
+    if (s->state() != ReceiverState::kStopping && now - s->last_received_ns() > limit) {
+      silent.push_back(s.get());
+    }
+  }
+  for (ReceiverSession* s : silent) {
+    stats_.dropped++;
+    s->Drop(s->state() == ReceiverState::kStartup
+                ? fmt::format("it sent no Hello within {:.1f} s", opts_.timeout_ms / 1000.0)
+                : fmt::format("it sent nothing for {:.1f} s (the timeout)",
+                              opts_.timeout_ms / 1000.0));
+  }
+}
+
+void LogSender::SendKeepalives(uint64_t now) {
+  for (auto& [id, s] : sessions_) {
+    if (s->welcomed() && now - s->last_sent_ns() >= uint64_t{opts_.keepalive_ms} * kMsNs) {
+      s->SendKeepalive(end_, now);
+    }
+  }
+}
+
+void LogSender::FollowStone(uint64_t now) {
+  if (follower_ && follower_->subscribed()) return;
+  if (now < next_disk_scan_ns_) return;
+  next_disk_scan_ns_ = now + uint64_t{opts_.disk_poll_ms} * kMsNs;
+  Result<DurableEnd> end = disk_.Scan();
+  if (!end.ok()) {
+    if (end.status().message() != last_disk_error_) {
+      TS_LOG_ERROR("cannot find the durable end on disk: {}", end.status().ToString());
+      last_disk_error_ = end.status().message();
+    }
+    return;
+  }
+  last_disk_error_.clear();
+  OnDurableEnd(*end, false);
+}
+
+void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
+  if (!end_.lineage.IsZero() && e.lineage != end_.lineage) {
+    TS_LOG_WARN("the primary's lineage changed from {} to {} (durable end {}); shipping the new "
+                "history",
+                end_.lineage.ToHex(), e.lineage.ToHex(), e.pos.ToString());
+    cache_.Clear();
+  } else if (e.pos < end_.pos) {
+    // The stone has not yet reported what this logsender found durable on disk (it
+    // synced the file itself); that stays durable, so the end does not go back.
+    return;
+  }
+  if (e == end_) return;
+  if (from_stone) disk_.Reset(e);
+  end_ = e;
+  nothing_until_.clear();
+  SendDataToAll();
+}
+
+// ---- accept and handshake ----
+
+void LogSender::Accept(std::unique_ptr<wire::Transport> transport) {
+  uint64_t id = next_session_id_++;
+  auto session = std::make_unique<ReceiverSession>(id, std::move(transport), this,
+                                                   opts_.bandwidth_bytes_per_s, MonotonicNanos());
+  ReceiverSession* s = session.get();
+  sessions_[id] = std::move(session);
+  TS_LOG_DEBUG("connection from {}", s->peer());
+  s->Start();
+  size_t startup = 0;
+  for (auto& [sid, other] : sessions_) startup += other->state() == ReceiverState::kStartup;
+  if (stopping_) {
+    s->Refuse({wire::RefuseCode::kShuttingDown, "this logsender is stopping"});
+  } else if (startup > kMaxStartupSessions) {
+    s->Drop(fmt::format("{} connections are waiting for their Hello already", startup - 1));
+  }
+}
+
+void LogSender::OnHello(ReceiverSession* s, const wire::Hello& hello) {
+  TS_LOG_DEBUG("Hello from {}: standby '{}' on {}, mode {}, resume {} TID {}", s->peer(),
+               hello.receiver_stone, hello.receiver_host, static_cast<int>(hello.mode),
+               hello.resume.ToString(), hello.resume_tid);
+  std::vector<std::string> served;
+  for (auto& [id, other] : sessions_) {
+    if (other->welcomed()) served.push_back(other->Describe());
+  }
+  if (served.size() >= opts_.max_receivers) {
+    stats_.refused++;
+    s->Refuse(TooManyReceivers(opts_.max_receivers, served));
+    return;
+  }
+  HandshakeDecision d = CheckHello(hello, history_, end_, opts_.stone);
+  if (!d.accepted) {
+    stats_.refused++;
+    s->Refuse(d.refuse);
+    return;
+  }
+  wire::Welcome w;
+  w.sender_stone = opts_.stone;
+  w.start = d.start.pos;
+  w.primary_end = end_;
+  w.keepalive_ms = opts_.keepalive_ms;
+  w.timeout_ms = opts_.timeout_ms;
+  uint64_t behind = history_.Distance(d.start.pos, end_.pos);
+  s->Welcome(w, d.start, d.acked,
+             behind > kStreamingBytes ? ReceiverState::kCatchUp : ReceiverState::kStreaming);
+  SendData(s);
+}
+
+// ---- sending ----
+
+void LogSender::SendDataToAll() {
+  std::vector<ReceiverSession*> live;
+  for (auto& [id, s] : sessions_) live.push_back(s.get());
+  for (ReceiverSession* s : live) SendData(s);
+}
+
+void LogSender::SendData(ReceiverSession* s) {
+  if (stopping_) return;
+  uint64_t now = MonotonicNanos();
+  while (s->CanSend(now, opts_.window_bytes)) {
+    const Boundary at = s->cursor();
+    if (!(at.pos < end_.pos)) break;  // caught up: wait for the end to move
+    if (std::shared_ptr<const BuiltFrame> f = cache_.Find(at.pos)) {
+      stats_.frames_sent++;
+      stats_.bytes_sent += f->bytes->size();
+      s->SendFrame(f, now);
+      UpdateStreamingState(s);
+      continue;
+    }
+    auto nothing = nothing_until_.find(at.pos);
+    if (nothing != nothing_until_.end() && nothing->second == end_.pos) break;
+    StartBuild(s);
+    break;
+  }
+}
+
+void LogSender::StartBuild(ReceiverSession* s) {
+  const Boundary at = s->cursor();
+  if (building_.count(at.pos)) return;  // another receiver's build serves this one too
+  std::optional<std::string> path = history_.PathOf(at.pos.file_id);
+  if (!path) {
+    s->Refuse({wire::RefuseCode::kTranlogGone,
+               fmt::format("tranlog {} ({}), which this standby needs next, is no longer on "
+                           "the primary. Reseed this standby from a new backup of the primary.",
+                           at.pos.file_id, history_.FileName(at.pos.file_id))});
+    return;
+  }
+  auto* job = new BuildJob;
+  job->req.data = job;
+  job->sender = this;
+  job->session_id = s->id();
+  job->env = env_;
+  job->path = *path;
+  job->from = at;
+  job->end = end_;
+  job->target = opts_.frame_target;
+  job->source = std::move(*s->source());
+  building_.insert(at.pos);
+  jobs_in_flight_++;
+  int rc = uv_queue_work(
+      loop_, &job->req,
+      [](uv_work_t* req) {
+        // One zstd context per pool thread, kept for the life of the process.
+        thread_local wire::Compressor compressor(1);
+        auto* j = static_cast<BuildJob*>(req->data);
+        j->result = BuildFrame(j->env, j->path, j->from, j->end, j->target, &compressor,
+                               &j->source);
+      },
+      [](uv_work_t* req, int) {
+        auto* j = static_cast<BuildJob*>(req->data);
+        j->sender->FinishBuild(j);
+      });
+  if (rc != 0) {
+    // Only fails for bad arguments; build inline rather than stall.
+    wire::Compressor compressor(1);
+    job->result = BuildFrame(job->env, job->path, job->from, job->end, job->target, &compressor,
+                             &job->source);
+    FinishBuild(job);
+  }
+}
+
+void LogSender::FinishBuild(BuildJob* job) {
+  std::unique_ptr<BuildJob> owned(job);
+  jobs_in_flight_--;
+  building_.erase(job->from.pos);
+  auto it = sessions_.find(job->session_id);
+  if (it != sessions_.end()) *it->second->source() = std::move(job->source);
+  if (stopping_) {
+    MaybeFinishStop();
+    return;
+  }
+  if (!job->result.ok()) {
+    const Status& st = job->result.status();
+    TS_LOG_ERROR("cannot ship from {}: {}", job->from.pos.ToString(), st.ToString());
+    std::vector<ReceiverSession*> stuck;
+    for (auto& [id, s] : sessions_) {
+      if (s->welcomed() && s->cursor().pos == job->from.pos) stuck.push_back(s.get());
+    }
+    for (ReceiverSession* s : stuck) {
+      s->Refuse({wire::RefuseCode::kTranlogGone,
+                 fmt::format("the primary cannot ship from {}: {}", job->from.pos.ToString(),
+                             st.message())});
+    }
+    return;
+  }
+  if (!job->result->has_value()) {
+    nothing_until_[job->from.pos] = job->end.pos;
+  } else {
+    auto frame = std::make_shared<const BuiltFrame>(std::move(**job->result));
+    stats_.frames_built++;
+    history_.Remember(frame->next);
+    cache_.Insert(std::move(frame));
+  }
+  SendDataToAll();
+}
+
+void LogSender::UpdateStreamingState(ReceiverSession* s) {
+  uint64_t behind = history_.Distance(s->cursor().pos, end_.pos);
+  if (s->state() == ReceiverState::kCatchUp && behind <= kStreamingBytes) {
+    s->SetState(ReceiverState::kStreaming,
+                fmt::format("{} bytes behind the primary's durable end", behind));
+  } else if (s->state() == ReceiverState::kStreaming && behind > kCatchUpBytes) {
+    s->SetState(ReceiverState::kCatchUp,
+                fmt::format("fell {} bytes behind the primary's durable end", behind));
+  }
+}
+
+// ---- sessions ----
+
+void LogSender::OnSendable(ReceiverSession* s) { SendData(s); }
+
+void LogSender::OnStateChanged(ReceiverSession*) { PublishStatus(); }
+
+void LogSender::OnClosed(ReceiverSession* s) {
+  auto it = sessions_.find(s->id());
+  if (it == sessions_.end()) return;
+  // Freed on the next loop iteration: the transport is still inside its callback.
+  closed_.push_back(std::move(it->second));
+  sessions_.erase(it);
+  uv_timer_start(&reaper_, [](uv_timer_t* t) { static_cast<LogSender*>(t->data)->ReapClosed(); },
+                 0, 0);
+}
+
+void LogSender::ReapClosed() {
+  closed_.clear();
+  PublishStatus();
+  MaybeFinishStop();
+}
+
+// ---- status ----
+
+ReceiverStatus LogSender::DescribeReceiver(ReceiverSession* s) {
+  ReceiverStatus r;
+  r.peer = s->peer();
+  r.stone = s->stone();
+  r.state = ToString(s->state());
+  r.sent = s->cursor().pos;
+  if (const std::optional<Boundary>& a = s->acked()) {
+    r.has_acked = true;
+    r.acked = a->pos;
+    r.acked_tid = a->next_tid - 1;
+    r.lag_bytes = history_.Distance(a->pos, end_.pos);
+    if (!(a->pos < end_.pos)) {
+      r.lag_seconds = 0.0;
+    } else if (a->last_commit_us != 0 && end_.commit_time_us >= a->last_commit_us) {
+      r.lag_seconds = static_cast<double>(end_.commit_time_us - a->last_commit_us) / 1e6;
+    }
+  } else if (s->welcomed()) {
+    r.lag_bytes = history_.Distance(s->cursor().pos, end_.pos) + s->unacked_bytes();
+  }
+  return r;
+}
+
+SenderStatus LogSender::Snapshot() {
+  SenderStatus st;
+  st.stone = opts_.stone;
+  st.tls = opts_.tls;
+  st.stone_connected = follower_ && follower_->subscribed();
+  st.primary_end = end_;
+  for (auto& [id, s] : sessions_) st.receivers.push_back(DescribeReceiver(s.get()));
+  st.frames_built = stats_.frames_built;
+  st.cache_hits = stats_.frames_sent - std::min(stats_.frames_sent, stats_.frames_built);
+  st.bytes_sent = stats_.bytes_sent;
+  return st;
+}
+
+void LogSender::PublishStatus() {
+  next_status_ns_ = MonotonicNanos() + 1000 * kMsNs;
+  if (opts_.on_status) opts_.on_status(Snapshot());
+}
+
+// ---- stop ----
+
+void LogSender::Stop(const std::string& reason, std::function<void()> done) {
+  if (!started_) {
+    if (done) done();
+    return;
+  }
+  if (stopping_) return;
+  stopping_ = true;
+  on_stopped_ = std::move(done);
+  TS_LOG_INFO("logsender for the stone '{}' stopping: {}", opts_.stone, reason);
+  uv_timer_stop(&tick_);
+  std::vector<ReceiverSession*> live;
+  for (auto& [id, s] : sessions_) live.push_back(s.get());
+  for (ReceiverSession* s : live) {
+    s->Refuse({wire::RefuseCode::kShuttingDown,
+               fmt::format("the logsender for the stone '{}' is stopping ({}); the logreceiver "
+                           "reconnects when it runs again",
+                           opts_.stone, reason)});
+  }
+  if (follower_) {
+    follower_->Close([this] {
+      follower_closed_ = true;
+      MaybeFinishStop();
+    });
+  }
+  MaybeFinishStop();
+}
+
+void LogSender::MaybeFinishStop() {
+  if (!stopping_ || !sessions_.empty() || !closed_.empty() || jobs_in_flight_ > 0 ||
+      !follower_closed_ || closing_handles_) {
+    return;
+  }
+  closing_handles_ = true;
+  auto on_close = [](uv_handle_t* h) {
+    auto* self = static_cast<LogSender*>(h->data);
+    if (--self->open_handles_ == 0 && self->on_stopped_) {
+      auto done = std::move(self->on_stopped_);
+      self->on_stopped_ = nullptr;
+      done();
+    }
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), on_close);
+  uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), on_close);
+}
+
+}  // namespace tranship::logsender
