@@ -58,6 +58,12 @@ Status CheckReadable(const std::string& path, const char* what, const char* flag
   return Status::OK();
 }
 
+Status KeyMismatch(const TlsOptions& o) {
+  return Status::InvalidArgument(fmt::format(
+      "the private key {} does not match the certificate {} (-K and -C must be a pair)",
+      o.key_file, o.cert_file));
+}
+
 Status LoadKey(SSL_CTX* ctx, const TlsOptions& o) {
   TRANSHIP_RETURN_IF_ERROR(CheckReadable(o.key_file, "the private key", "-K"));
   PassphraseRequest req{&o.key_passphrase, false};
@@ -69,7 +75,9 @@ Status LoadKey(SSL_CTX* ctx, const TlsOptions& o) {
     ERR_clear_error();
     return Status::OK();
   }
+  bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
   std::string detail = OpenSslError();
+  if (mismatch) return KeyMismatch(o);
   if (req.asked && o.key_passphrase.empty()) {
     return Status::InvalidArgument(fmt::format(
         "the private key {} is encrypted: give its passphrase with -Q (see certs/README.md)",
@@ -112,9 +120,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsOptions& o, Role
     TRANSHIP_RETURN_IF_ERROR(LoadKey(raw, o));
     if (SSL_CTX_check_private_key(raw) != 1) {
       ERR_clear_error();
-      return Status::InvalidArgument(fmt::format(
-          "the private key {} does not match the certificate {} (-K and -C must be a pair)",
-          o.key_file, o.cert_file));
+      return KeyMismatch(o);
     }
   }
 
