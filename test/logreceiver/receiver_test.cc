@@ -1,0 +1,523 @@
+// LogReceiver scenarios against a hand-driven fake sender (fake_sender.h): a real
+// tranlog from tranlog::Writer is shipped in Data frames and the archive compared byte
+// for byte; forged frames check that nothing of a bad frame is written; a
+// FaultInjectionEnv fills the disk.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+#include "base/fault_env.h"
+#include "base/log.h"
+#include "engine/tranlog_format.h"
+#include "logreceiver/receiver.h"
+#include "test/logreceiver/fake_sender.h"
+
+namespace tranship {
+namespace {
+
+using logreceiver::LogReceiver;
+using test::DataFrame;
+using test::FakeConnector;
+using test::Link;
+using test::SourceLog;
+using test::TempDir;
+using test::WelcomeFrame;
+
+class Fixture {
+ public:
+  explicit Fixture(Env* env = Env::Default()) : env_(env) { uv_loop_init(&loop_); }
+  ~Fixture() {
+    StopReceiver();
+    CHECK(uv_loop_close(&loop_) == 0);  // every handle closed
+  }
+
+  logreceiver::ReceiverOptions Options() {
+    logreceiver::ReceiverOptions o;
+    o.stone = "standby1";
+    o.host = "testhost";
+    o.master = "127.0.0.1:7000";
+    o.env = env_;
+    o.archive_dir = archive_.path();
+    o.min_backoff_ms = 1;
+    o.max_backoff_ms = 4;
+    o.refused_retry_ms = 150;
+    o.disk_full_retry_ms = 20;
+    o.timeout_ms = 10000;
+    return o;
+  }
+
+  void StartReceiver() { StartReceiver(Options()); }
+  void StartReceiver(logreceiver::ReceiverOptions o) {
+    REQUIRE(receiver_ == nullptr);
+    receiver_ = std::make_unique<LogReceiver>(&loop_, std::move(o), connector_.Make());
+    Status s = receiver_->Start();
+    REQUIRE_MESSAGE(s.ok(), s.ToString());
+  }
+  void StopReceiver() {
+    if (!receiver_) return;
+    receiver_->Stop("test ends");
+    for (int i = 0; i < 1000 && connector_.DeliverCloses(); i++) {}
+    Pump();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    receiver_.reset();
+  }
+
+  // One loop iteration without waiting (the receiver's fdatasync + Ack step runs), then
+  // the close callbacks it asked for.
+  void Pump() {
+    for (int i = 0; i < 3; i++) {
+      uv_run(&loop_, UV_RUN_NOWAIT);
+      connector_.DeliverCloses();
+    }
+  }
+  // Runs the loop until `cond` holds (timers fire) or 10 s pass.
+  bool RunUntil(const std::function<bool()>& cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      uv_run(&loop_, UV_RUN_ONCE);
+      connector_.DeliverCloses();
+    }
+    return true;
+  }
+
+  // The connection the receiver opened last, after it said Hello.
+  std::shared_ptr<Link> Connected() {
+    REQUIRE(RunUntil([&] { return connector_.last() && connector_.last()->open(); }));
+    auto l = connector_.last();
+    l->cb.on_ready();
+    return l;
+  }
+  // Connects and welcomes, as a sender that agrees with the Hello's position.
+  std::shared_ptr<Link> Streaming(DurableEnd primary_end = {}) {
+    auto l = Connected();
+    wire::Hello h = l->GetHello();
+    Position start = h.mode == wire::StartMode::kResume ? h.resume : Position{1, 0};
+    l->Deliver(WelcomeFrame(start, primary_end));
+    CHECK(receiver_->state() == LogReceiver::State::kStreaming);
+    return l;
+  }
+  // Ships every chunk of `file_id` from `from`, `records` per frame, and pumps.
+  void Ship(Link& l, const SourceLog& src, uint64_t file_id, int records, uint64_t from = 0) {
+    for (auto& [off, raw] : src.Chunks(file_id, records, from)) {
+      l.Deliver(DataFrame(file_id, off, raw));
+    }
+    Pump();
+  }
+
+  std::string ArchivePath(uint64_t id) const {
+    return archive_ / tranlog::FileName("tranlog", id);
+  }
+  LogReceiver& receiver() { return *receiver_; }
+  FakeConnector& connector() { return connector_; }
+  const TempDir& archive() const { return archive_; }
+
+ private:
+  Env* env_;
+  TempDir archive_;
+  uv_loop_t loop_;
+  FakeConnector connector_;
+  std::unique_ptr<LogReceiver> receiver_;
+};
+
+uint64_t Size(const std::string& path) { return test::FileSize(path); }
+
+TEST_CASE("StreamOfFramesProducesAByteIdenticalArchive") {
+  SourceLog src;
+  src.Commit(40);
+  src.Rotate();
+  src.Commit(25);
+  src.Rotate();
+  src.Commit(7);
+  src.Close();
+
+  Fixture fx;
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  wire::Hello h = l->GetHello();
+  CHECK(h.mode == wire::StartMode::kFromStart);
+  CHECK(h.receiver_stone == "standby1");
+  fx.Ship(*l, src, 1, 4);
+  fx.Ship(*l, src, 2, 1);
+  fx.Ship(*l, src, 3, 100);
+  for (uint64_t id = 1; id <= 3; id++) {
+    CHECK_MESSAGE(test::ReadAll(fx.ArchivePath(id)) == test::ReadAll(src.Path(id)), "file ", id);
+  }
+  auto acks = l->Acks();
+  REQUIRE(!acks.empty());
+  CHECK(acks.back().durable == src.writer->end());
+  CHECK(acks.back().tid == src.writer->last_tid());
+  CHECK(l->open());
+}
+
+TEST_CASE("ResumesFromTheDurableEndAfterARestart") {
+  SourceLog src;
+  src.Commit(30);
+  src.Rotate();
+  src.Commit(10);
+  src.Close();
+  auto chunks = src.Chunks(1, 5);
+  REQUIRE(chunks.size() > 3);
+
+  Fixture fx;
+  fx.StartReceiver();
+  {
+    auto l = fx.Streaming();
+    for (size_t i = 0; i < 3; i++) l->Deliver(DataFrame(1, chunks[i].first, chunks[i].second));
+    fx.Pump();
+  }
+  uint64_t end = chunks[3].first;
+  fx.StopReceiver();
+  CHECK(Size(fx.ArchivePath(1)) == end);
+
+  SUBCASE("in the middle of a file") {
+    fx.StartReceiver();
+    auto l = fx.Connected();
+    wire::Hello h = l->GetHello();
+    CHECK(h.mode == wire::StartMode::kResume);
+    CHECK(h.resume == Position{1, end});
+    CHECK(h.lineage == src.lineage);
+    CHECK(h.resume_tid == 15);
+    // The chain of record 15, as the source file has it.
+    auto r = tranlog::FileReader::Open(Env::Default(), src.Path(1));
+    REQUIRE(r.ok());
+    tranlog::RecordRef rec;
+    uint64_t chain = 0;
+    while ((*r)->Next(&rec) == tranlog::FileReader::Outcome::kRecord && rec.header.tid <= 15) {
+      chain = rec.header.chain;
+    }
+    CHECK(h.resume_chain == chain);
+  }
+  SUBCASE("after a log switch") {
+    fx.StartReceiver();
+    auto l = fx.Streaming();
+    fx.Ship(*l, src, 1, 5, end);
+    fx.StopReceiver();
+    CHECK(test::ReadAll(fx.ArchivePath(1)) == test::ReadAll(src.Path(1)));
+    fx.StartReceiver();
+    auto l2 = fx.Connected();
+    wire::Hello h = l2->GetHello();
+    CHECK(h.resume == Position{2, 0});
+    CHECK(h.resume_tid == 31);  // the log switch
+    l2->Deliver(WelcomeFrame(h.resume));
+    fx.Ship(*l2, src, 2, 3);
+    CHECK(test::ReadAll(fx.ArchivePath(2)) == test::ReadAll(src.Path(2)));
+  }
+  SUBCASE("after cutting a torn tail") {
+    // The next record's header and a few payload bytes reached the disk before a crash.
+    std::string half = chunks[3].second.substr(0, tranlog::kRecordHeaderSize + 5);
+    std::string data = test::ReadAll(fx.ArchivePath(1)) + half;
+    test::WriteAll(fx.ArchivePath(1), data);
+    fx.StartReceiver();
+    CHECK(Size(fx.ArchivePath(1)) == end);
+    auto l = fx.Connected();
+    CHECK(l->GetHello().resume == Position{1, end});
+  }
+  SUBCASE("a file created without its header is removed") {
+    test::WriteAll(fx.ArchivePath(2), std::string(72, '\0'));
+    fx.StartReceiver();
+    CHECK_FALSE(Env::Default()->FileExists(fx.ArchivePath(2)));
+    CHECK(fx.Connected()->GetHello().resume == Position{1, end});
+  }
+}
+
+TEST_CASE("DamageWithValidRecordsAfterItRefusesToStart") {
+  SourceLog src;
+  src.Commit(30, 5);
+  src.Close();
+  Fixture fx;
+  test::WriteAll(fx.ArchivePath(1), test::ReadAll(src.Path(1)));
+  test::IncrementByte(fx.ArchivePath(1), 200);  // inside the first batch
+  LogReceiver r(nullptr, fx.Options(), fx.connector().Make());
+  Status s = r.Start();
+  CHECK(s.IsCorruption());
+  CHECK(s.message().find("tranlog1.dbf") != std::string::npos);
+}
+
+// A bad frame: nothing of it is written, the link is dropped, and the next connection
+// resumes from the end before it.
+void ExpectRejected(Fixture& fx, Link& l, const std::string& frame, uint64_t size_before,
+                    const std::string& why) {
+  size_t acks_before = l.Acks().size();
+  l.Deliver(frame);
+  fx.Pump();
+  CHECK(l.closed_by_receiver);
+  CHECK_MESSAGE(l.close_reason.message().find(why) != std::string::npos,
+                l.close_reason.ToString());
+  CHECK(Size(fx.ArchivePath(1)) == size_before);
+  CHECK(l.Acks().size() == acks_before);
+  auto next = fx.Connected();
+  CHECK(next->GetHello().resume == Position{1, size_before});
+}
+
+TEST_CASE("InvalidFramesWriteNothingAndDropTheLink") {
+  SourceLog src;
+  src.Commit(20, 2);
+  src.Close();
+  auto chunks = src.Chunks(1, 4);
+  Fixture fx;
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  l->Deliver(DataFrame(1, 0, chunks[0].second));
+  fx.Pump();
+  const uint64_t end = chunks[1].first;
+  REQUIRE(Size(fx.ArchivePath(1)) == end);
+  // Valid records to forge from: the last record of chunk 0 gives the TID and chain.
+  auto r = tranlog::FileReader::Open(Env::Default(), src.Path(1));
+  REQUIRE(r.ok());
+  (*r)->SetLimit(end);
+  tranlog::RecordRef rec;
+  while ((*r)->Next(&rec) == tranlog::FileReader::Outcome::kRecord) {}
+  const uint64_t tid = (*r)->next_tid() - 1, chain = (*r)->chain();
+  std::string good = chunks[1].second;
+
+  SUBCASE("payload checksum") {
+    std::string bad = good;
+    bad[tranlog::kRecordHeaderSize + 3] ^= 1;
+    ExpectRejected(fx, *l, DataFrame(1, end, bad), end, "payload checksum");
+  }
+  SUBCASE("a damaged record after valid ones in the same frame") {
+    std::string bad = good;
+    bad[bad.size() - 1] ^= 1;
+    ExpectRejected(fx, *l, DataFrame(1, end, bad), end, "checksum");
+  }
+  SUBCASE("chain break") {
+    std::string bad;
+    tranlog::AppendRecord(&bad, tranlog::RecordType::kCommit, 0, tid + 1, 5, chain ^ 1,
+                          AsBytes(std::string("x")));
+    ExpectRejected(fx, *l, DataFrame(1, end, bad), end, "chain break");
+  }
+  SUBCASE("TID gap") {
+    std::string bad;
+    tranlog::AppendRecord(&bad, tranlog::RecordType::kCommit, 0, tid + 2, 5, chain,
+                          AsBytes(std::string("x")));
+    ExpectRejected(fx, *l, DataFrame(1, end, bad), end, "TID");
+  }
+  SUBCASE("frame not contiguous") {
+    ExpectRejected(fx, *l, DataFrame(1, chunks[2].first, chunks[2].second), end,
+                   "does not follow");
+  }
+  SUBCASE("record cut at the end of the frame") {
+    ExpectRejected(fx, *l, DataFrame(1, end, good.substr(0, good.size() - 1)), end, "cut");
+  }
+  SUBCASE("data after a log switch") {
+    std::string bad;
+    uint64_t c = tranlog::AppendRecord(
+        &bad, tranlog::RecordType::kLogSwitch, 0, tid + 1, 5, chain,
+        AsBytes(tranlog::EncodeLogSwitch({2})));
+    tranlog::AppendRecord(&bad, tranlog::RecordType::kCommit, 0, tid + 2, 6, c,
+                          AsBytes(std::string("x")));
+    ExpectRejected(fx, *l, DataFrame(1, end, bad), end, "after the log switch");
+  }
+  SUBCASE("bad file header of the next file") {
+    std::string sw;
+    uint64_t c = tranlog::AppendRecord(&sw, tranlog::RecordType::kLogSwitch, 0, tid + 1, 5,
+                                       chain, AsBytes(tranlog::EncodeLogSwitch({2})));
+    l->Deliver(DataFrame(1, end, sw));
+    fx.Pump();
+    REQUIRE(l->open());
+    tranlog::FileHeader fh;
+    fh.lineage = src.lineage;
+    fh.file_id = 2;
+    fh.first_tid = tid + 2;
+    fh.start_chain = c ^ 1;  // does not continue the log switch
+    std::string bad = tranlog::EncodeFileHeader(fh);
+    tranlog::AppendRecord(&bad, tranlog::RecordType::kCommit, 0, tid + 2, 6, fh.start_chain,
+                          AsBytes(std::string("x")));
+    l->Deliver(DataFrame(2, 0, bad));
+    fx.Pump();
+    CHECK(l->closed_by_receiver);
+    CHECK(l->close_reason.message().find("file header") != std::string::npos);
+    CHECK_FALSE(Env::Default()->FileExists(fx.ArchivePath(2)));
+    auto next = fx.Connected();
+    CHECK(next->GetHello().resume == Position{2, 0});
+    CHECK(next->GetHello().resume_tid == tid + 1);
+  }
+  SUBCASE("uncompressed length mismatch") {
+    wire::DataHeader dh{1, end, static_cast<uint32_t>(good.size() + 1), 0};
+    std::string frame;
+    wire::EncodeData(&frame, dh, good);
+    ExpectRejected(fx, *l, frame, end, "Data frame");
+  }
+  SUBCASE("garbage") {
+    ExpectRejected(fx, *l, std::string("\xff\xff\xff\x7f\x04garbage", 12), end, "garbage");
+  }
+}
+
+TEST_CASE("AcksFollowTheSyncAndNeverExceedWhatWasWritten") {
+  SourceLog src;
+  src.Commit(30, 2);
+  src.Close();
+  FaultInjectionEnv fenv(Env::Default());
+  Fixture fx(&fenv);
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  auto chunks = src.Chunks(1, 3);
+  for (size_t i = 0; i < 4; i++) l->Deliver(DataFrame(1, chunks[i].first, chunks[i].second));
+  // Written but not yet synced: no Ack yet.
+  CHECK(l->Acks().empty());
+  fx.Pump();
+  auto acks = l->Acks();
+  REQUIRE(acks.size() == 1);  // the frames that arrived together share one fdatasync
+  CHECK(acks[0].durable == Position{1, chunks[4].first});
+  // A power cut now keeps everything acknowledged.
+  REQUIRE(fenv.DropUnsyncedData().ok());
+  CHECK(Size(fx.ArchivePath(1)) == acks[0].durable.offset);
+}
+
+TEST_CASE("DiskFullStopsAckingCutsBackAndResumesWhenSpaceReturns") {
+  SourceLog src;
+  src.Commit(40, 2);
+  src.Rotate();
+  src.Commit(10);
+  src.Close();
+  FaultInjectionEnv fenv(Env::Default());
+  Fixture fx(&fenv);
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  auto chunks = src.Chunks(1, 4);
+  l->Deliver(DataFrame(1, 0, chunks[0].second));
+  fx.Pump();
+  const uint64_t durable = chunks[1].first;
+  REQUIRE(l->Acks().size() == 1);
+
+  // Room for one more frame's bytes, not two: the second append fails.
+  fenv.SetSpaceLeft(static_cast<int64_t>(chunks[1].second.size()));
+  l->Deliver(DataFrame(1, chunks[1].first, chunks[1].second));
+  l->Deliver(DataFrame(1, chunks[2].first, chunks[2].second));
+  fx.Pump();
+  CHECK(fx.receiver().state() == LogReceiver::State::kDiskFull);
+  CHECK(l->closed_by_receiver);
+  CHECK(l->Acks().size() == 1);  // nothing acknowledged after the failure
+  CHECK(Size(fx.ArchivePath(1)) == durable);  // cut back to the durable end
+  CHECK(fx.receiver().status().last_error.find(fx.archive().path()) != std::string::npos);
+
+  // Retries: still full, still nothing written or acknowledged.
+  auto l2 = fx.Connected();
+  CHECK(l2->GetHello().resume == Position{1, durable});
+  l2->Deliver(WelcomeFrame(Position{1, durable}, DurableEnd{{}, {2, 9999}, 0, 0, 0}));
+  CHECK(fx.receiver().state() == LogReceiver::State::kDiskFull);
+  l2->Deliver(DataFrame(1, chunks[1].first, chunks[1].second));
+  fx.Pump();
+  CHECK(l2->closed_by_receiver);
+  CHECK(l2->Acks().empty());
+  CHECK(Size(fx.ArchivePath(1)) == durable);
+
+  // Space returns.
+  fenv.SetSpaceLeft(INT64_MAX);
+  fenv.SetNoSpace(false);
+  auto l3 = fx.Connected();
+  CHECK(l3->GetHello().resume == Position{1, durable});
+  l3->Deliver(WelcomeFrame(Position{1, durable}));
+  fx.Ship(*l3, src, 1, 4, durable);
+  fx.Ship(*l3, src, 2, 4);
+  CHECK(fx.receiver().state() == LogReceiver::State::kStreaming);
+  CHECK(test::ReadAll(fx.ArchivePath(1)) == test::ReadAll(src.Path(1)));
+  CHECK(test::ReadAll(fx.ArchivePath(2)) == test::ReadAll(src.Path(2)));
+  CHECK(l3->Acks().back().durable == src.writer->end());
+}
+
+TEST_CASE("DiskFullWhenCreatingTheNextFile") {
+  SourceLog src;
+  src.Commit(10);
+  src.Rotate();
+  src.Commit(10);
+  src.Close();
+  FaultInjectionEnv fenv(Env::Default());
+  Fixture fx(&fenv);
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  fx.Ship(*l, src, 1, 100);
+  fenv.SetNoSpace(true);
+  l->Deliver(DataFrame(2, 0, src.Chunks(2, 100)[0].second));
+  fx.Pump();
+  CHECK(fx.receiver().state() == LogReceiver::State::kDiskFull);
+  CHECK_FALSE(Env::Default()->FileExists(fx.ArchivePath(2)));
+  fenv.SetNoSpace(false);
+  auto l2 = fx.Connected();
+  CHECK(l2->GetHello().resume == Position{2, 0});
+  l2->Deliver(WelcomeFrame(Position{2, 0}));
+  fx.Ship(*l2, src, 2, 3);
+  CHECK(test::ReadAll(fx.ArchivePath(2)) == test::ReadAll(src.Path(2)));
+}
+
+TEST_CASE("RefusalsAreLoggedAndRetriedAtTheirPace") {
+  Fixture fx;
+  fx.StartReceiver();
+  SUBCASE("fork in time: slowly") {
+    auto l = fx.Connected();
+    std::string words = "fork in time: reseed this standby from a new backup of the primary";
+    l->Deliver(test::RefuseFrame(wire::RefuseCode::kForkInTime, words));
+    fx.Pump();
+    CHECK(fx.receiver().state() == LogReceiver::State::kRefused);
+    CHECK(fx.receiver().status().last_error.find(words) != std::string::npos);
+    auto t0 = std::chrono::steady_clock::now();
+    int before = fx.connector().attempts;
+    REQUIRE(fx.RunUntil([&] { return fx.connector().attempts > before; }));
+    CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(140));
+    CHECK(fx.receiver().state() == LogReceiver::State::kRefused);
+    auto l2 = fx.Connected();
+    l2->Deliver(WelcomeFrame(Position{1, 0}));
+    CHECK(fx.receiver().state() == LogReceiver::State::kStreaming);
+  }
+  SUBCASE("too many receivers: with backoff") {
+    auto l = fx.Connected();
+    l->Deliver(test::RefuseFrame(wire::RefuseCode::kTooManyReceivers, "too many receivers"));
+    fx.Pump();
+    CHECK(fx.receiver().state() == LogReceiver::State::kRefused);
+    auto t0 = std::chrono::steady_clock::now();
+    int before = fx.connector().attempts;
+    REQUIRE(fx.RunUntil([&] { return fx.connector().attempts > before; }));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(140));
+  }
+}
+
+TEST_CASE("ReconnectsAfterALostSenderAndWhileItIsDown") {
+  SourceLog src;
+  src.Commit(12);
+  src.Close();
+  Fixture fx;
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  auto chunks = src.Chunks(1, 4);
+  l->Deliver(DataFrame(1, 0, chunks[0].second));
+  fx.Pump();
+  fx.connector().refuse_connections = true;
+  fx.connector().PeerClose(l);
+  CHECK(fx.receiver().state() == LogReceiver::State::kConnecting);
+  int before = fx.connector().attempts;
+  REQUIRE(fx.RunUntil([&] { return fx.connector().attempts >= before + 3; }));
+  CHECK(fx.receiver().state() == LogReceiver::State::kConnecting);
+  fx.connector().refuse_connections = false;
+  auto l2 = fx.Connected();
+  CHECK(l2->GetHello().resume == Position{1, chunks[1].first});
+  l2->Deliver(WelcomeFrame(Position{1, chunks[1].first}));
+  fx.Ship(*l2, src, 1, 4, chunks[1].first);
+  CHECK(test::ReadAll(fx.ArchivePath(1)) == test::ReadAll(src.Path(1)));
+}
+
+TEST_CASE("ASilentSenderIsDroppedAfterTheTimeout") {
+  Fixture fx;
+  auto o = fx.Options();
+  o.timeout_ms = 50;
+  o.keepalive_ms = 10;
+  fx.StartReceiver(o);
+  auto l = fx.Connected();
+  wire::Welcome w;
+  w.start = Position{1, 0};
+  w.keepalive_ms = 10;
+  w.timeout_ms = 50;
+  std::string frame;
+  wire::EncodeWelcome(&frame, w);
+  l->Deliver(frame);
+  REQUIRE(fx.RunUntil([&] { return l->closed_by_receiver; }));
+  CHECK(l->close_reason.message().find("silent") != std::string::npos);
+  bool keepalive = false;
+  for (auto& [t, body] : l->Frames()) keepalive = keepalive || t == wire::MsgType::kKeepalive;
+  CHECK(keepalive);
+  REQUIRE(fx.RunUntil([&] { return fx.connector().links.size() >= 2; }));
+}
+
+}  // namespace
+}  // namespace tranship
