@@ -85,6 +85,30 @@ TEST_CASE("ServerCertificateFromAnotherCaIsRefused") {
   CHECK(Contains(link.client.reason(), "other-ca.pem"));
 }
 
+TEST_CASE("ServerCertificateThatDoesNotNameTheAddressIsRefused") {
+  // A server certificate from the right CA whose only name is elsewhere.example.
+  std::string d = CertDir();
+  std::string cmd =
+      "cd " + d + " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+      "-out elsewhere.key 2>/dev/null && openssl req -new -key elsewhere.key -subj "
+      "/CN=elsewhere -out elsewhere.csr && printf 'subjectAltName=DNS:elsewhere.example\n"
+      "extendedKeyUsage=serverAuth\n' > elsewhere.ext && openssl x509 -req -in elsewhere.csr "
+      "-CA ca.pem -CAkey ca.key -CAcreateserial -CAserial elsewhere.srl -days 30 "
+      "-extfile elsewhere.ext -out elsewhere.pem 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    CAPTURE(host);
+    Loop loop;
+    Link link(loop);
+    link.host = host;
+    link.Open(MustCreate(Options("elsewhere.pem", "elsewhere.key"), Role::kServer),
+              MustCreate(Options("client.pem", "client.key"), Role::kClient));
+    ExpectRefused(link);
+    CHECK(Contains(link.client.reason(),
+                   std::string("the logsender's certificate does not name ") + host));
+  }
+}
+
 TEST_CASE("SelfSignedCertificateIsAcceptedWhenItsSignerIsInTheCaFile") {
   // selfsigned.pem is its own signer: trusting it makes it good.
   Loop loop;
