@@ -519,5 +519,69 @@ TEST_CASE("ASilentSenderIsDroppedAfterTheTimeout") {
   REQUIRE(fx.RunUntil([&] { return fx.connector().links.size() >= 2; }));
 }
 
+// The same stream over wire::MemoryPipe, whose callbacks arrive from the loop as a
+// socket's do: Hello, Welcome, Data, Acks up to the end, a clean stop, every handle closed.
+TEST_CASE("OverAMemoryPipe") {
+  SourceLog src;
+  src.Commit(30);
+  src.Rotate();
+  src.Commit(20);
+  src.Close();
+  TempDir archive;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::unique_ptr<wire::Transport> sender;
+  wire::FrameReader from_receiver(wire::kMaxReceiverFrame);
+  bool hello = false;
+  wire::Ack last_ack;
+  std::unique_ptr<LogReceiver> receiver;
+  {
+    logreceiver::ReceiverOptions o;
+    o.stone = "standby1";
+    o.master = "memory";
+    o.env = Env::Default();
+    o.archive_dir = archive.path();
+    receiver = std::make_unique<LogReceiver>(&loop, o, [&](auto done) {
+      auto [a, b] = wire::MemoryPipe(&loop);
+      sender = std::move(b);
+      wire::Transport::Callbacks cb;
+      cb.on_ready = [] {};
+      cb.on_writable = [] {};
+      cb.on_closed = [&](const Status&) { sender.reset(); };
+      cb.on_data = [&](std::string_view bytes) {
+        from_receiver.Feed(bytes);
+        wire::Frame f;
+        while (from_receiver.Next(&f) == wire::FrameReader::Result::kFrame) {
+          if (f.type == wire::MsgType::kHello) {
+            hello = true;
+            sender->Write(WelcomeFrame(Position{1, 0}));
+            for (uint64_t id = 1; id <= 2; id++) {
+              for (auto& [off, raw] : src.Chunks(id, 7)) sender->Write(DataFrame(id, off, raw));
+            }
+          } else if (f.type == wire::MsgType::kAck) {
+            REQUIRE(wire::DecodeAck(f.body, &last_ack).ok());
+            if (last_ack.durable == src.writer->end()) receiver->Stop("all shipped");
+          }
+        }
+      };
+      sender->Start(std::move(cb));
+      done(std::move(a));
+    });
+  }
+  REQUIRE(receiver->Start().ok());
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(hello);
+  CHECK(last_ack.durable == src.writer->end());
+  CHECK(last_ack.tid == src.writer->last_tid());
+  for (uint64_t id = 1; id <= 2; id++) {
+    CHECK(test::ReadAll(archive / tranlog::FileName("tranlog", id)) ==
+          test::ReadAll(src.Path(id)));
+  }
+  receiver.reset();
+  sender.reset();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
 }  // namespace
 }  // namespace tranship
