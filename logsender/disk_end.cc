@@ -1,11 +1,10 @@
 #include "logsender/disk_end.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "engine/tranlog_reader.h"
 
@@ -28,16 +27,16 @@ Result<DurableEnd> DiskEndScanner::Scan() {
   Result<tranlog::TranlogSet> set = tranlog::ListTranlogs(env_, dirs_, prefix_);
   if (!set.ok()) return set.status();
   if (set->files.empty()) {
-    return Status::NotFound(fmt::format("no tranlog files ({}N.dbf) in {}", prefix_,
-                                        fmt::join(dirs_, ", ")));
+    return Status::NotFound(
+        fmt::format("no tranlog files ({}N.dbf) in {}", prefix_, fmt::join(dirs_, ", ")));
   }
   // Start where the last scan ended if that file is still there, else at the header of
   // the newest file but one (so that the end carries a commit time even when the newest
   // file has no record yet).
   DurableEnd end;
   uint64_t file_id;
-  bool continuing = known_ && set->files.count(known_->pos.file_id) &&
-                    known_->pos.file_id >= set->newest() - 1;
+  bool continuing =
+      known_ && set->files.count(known_->pos.file_id) && known_->pos.file_id >= set->newest() - 1;
   if (continuing) {
     end = *known_;
     file_id = known_->pos.file_id;
@@ -60,8 +59,8 @@ Result<DurableEnd> DiskEndScanner::Scan() {
     if (continuing && end.pos.file_id == file_id && end.pos.offset > 0) {
       reader.SeekTo(end.pos.offset, end.tid + 1, end.chain);
     } else {
-      if (continuing && (reader.header().first_tid != end.tid + 1 ||
-                         reader.header().start_chain != end.chain)) {
+      if (continuing &&
+          (reader.header().first_tid != end.tid + 1 || reader.header().start_chain != end.chain)) {
         return Status::Corruption(fmt::format(
             "{} does not continue the tranlog before it (starts at TID {}, expected {})",
             it->second, reader.header().first_tid, end.tid + 1));

@@ -13,8 +13,8 @@ Status OpenSource(Env* env, const std::string& path, uint64_t file_id, FileSourc
   Result<std::unique_ptr<RandomAccessFile>> raw = env->NewRandomAccessFile(path);
   if (!raw.ok()) return raw.status();
   if ((*reader)->header().file_id != file_id) {
-    return Status::Corruption(fmt::format("{}: its header says it is tranlog {}", path,
-                                          (*reader)->header().file_id));
+    return Status::Corruption(
+        fmt::format("{}: its header says it is tranlog {}", path, (*reader)->header().file_id));
   }
   source->reader = std::move(*reader);
   source->raw = std::move(*raw);
@@ -61,8 +61,8 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
     if (out == tranlog::FileReader::Outcome::kEnd) break;
     if (out == tranlog::FileReader::Outcome::kDamage) {
       if (reader.damage().zero_tail) break;  // preallocated space: the end of the records
-      return Status::Corruption(fmt::format("{} offset {}: {}", path, reader.damage().offset,
-                                            reader.damage().reason));
+      return Status::Corruption(
+          fmt::format("{} offset {}: {}", path, reader.damage().offset, reader.damage().reason));
     }
     uint64_t size = reader.offset() - raw_start;
     // A record is never split: the frame stops before the record that would make it too
@@ -91,7 +91,8 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
     if (file_id < end.pos.file_id) {
       return Status::Corruption(fmt::format(
           "{} ends at offset {} without a log-switch record, but the primary's durable end is "
-          "in tranlog {}", path, raw_end, end.pos.file_id));
+          "in tranlog {}",
+          path, raw_end, end.pos.file_id));
     }
     return std::optional<BuiltFrame>();  // nothing durable after `from` yet: wait
   }

@@ -33,11 +33,11 @@ inline constexpr uint32_t kTargetFrameRaw = 1u << 20;
 
 struct BuiltFrame {
   wire::DataHeader header;
-  wire::SharedBuffer bytes;       // the whole encoded Data frame, written as is
-  Position end;                   // after its last record, in header.file_id
-  Boundary next;                  // where the following frame starts
-  uint64_t last_tid = 0;          // TID of its last record (first_tid - 1 if none)
-  uint64_t last_commit_us = 0;    // timestamp of its last record; 0 if it has none
+  wire::SharedBuffer bytes;     // the whole encoded Data frame, written as is
+  Position end;                 // after its last record, in header.file_id
+  Boundary next;                // where the following frame starts
+  uint64_t last_tid = 0;        // TID of its last record (first_tid - 1 if none)
+  uint64_t last_commit_us = 0;  // timestamp of its last record; 0 if it has none
 };
 
 // One receiver's open tranlog file: a checking reader and a raw handle for the bytes.

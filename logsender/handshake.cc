@@ -51,9 +51,8 @@ std::string Oldest(History& history) {
 
 HandshakeDecision Gone(History& history, uint64_t file_id, const std::string& why) {
   return Refused(wire::RefuseCode::kTranlogGone,
-                 fmt::format("tranlog {} ({}), {}, is no longer on the primary ({}). {}",
-                             file_id, history.FileName(file_id), why, Oldest(history),
-                             kReseed));
+                 fmt::format("tranlog {} ({}), {}, is no longer on the primary ({}). {}", file_id,
+                             history.FileName(file_id), why, Oldest(history), kReseed));
 }
 
 std::string EndWords(const DurableEnd& end) {
@@ -66,8 +65,9 @@ HandshakeDecision FromStart(History& history) {
     if (h.status().IsNotFound()) {
       return Gone(history, 1, "where this standby's empty archive must start");
     }
-    return Refused(wire::RefuseCode::kTranlogGone,
-                   fmt::format("tranlog 1 cannot be read on the primary: {}", h.status().message()));
+    return Refused(
+        wire::RefuseCode::kTranlogGone,
+        fmt::format("tranlog 1 cannot be read on the primary: {}", h.status().message()));
   }
   return Accepted(Boundary{{1, 0}, h->first_tid, h->start_chain, 0}, std::nullopt);
 }
@@ -88,12 +88,11 @@ HandshakeDecision AfterTid(const wire::Hello& hello, History& history, const Dur
   }
   Result<Boundary> b = history.BoundaryAfterTid(*file, t);
   if (!b.ok()) {
-    return Fork(hello, end, stone, fmt::format("{} does not hold TID {}",
-                                               history.FileName(*file), t));
+    return Fork(hello, end, stone,
+                fmt::format("{} does not hold TID {}", history.FileName(*file), t));
   }
   if (b->chain != hello.resume_chain) {
-    return Fork(hello, end, stone,
-                fmt::format("its TID {} has chain {:016x}", t, b->chain));
+    return Fork(hello, end, stone, fmt::format("its TID {} has chain {:016x}", t, b->chain));
   }
   Result<tranlog::FileHeader> h = history.Header(*file);
   if (!h.ok()) return Gone(history, *file, "which holds the next TID");
@@ -116,9 +115,9 @@ HandshakeDecision Resume(const wire::Hello& hello, History& history, const Durab
   bool file_exists = history.PathOf(p.file_id).has_value();
   if (!file_exists) {
     if (p.file_id < history.oldest()) {
-      return Gone(history, p.file_id,
-                  fmt::format("which this standby needs next (its archive ends at {})",
-                              p.ToString()));
+      return Gone(
+          history, p.file_id,
+          fmt::format("which this standby needs next (its archive ends at {})", p.ToString()));
     }
     // The receiver has every record up to a log switch; the next file is not created
     // yet. That is where the primary's durable end must be too.
@@ -148,9 +147,9 @@ HandshakeDecision Resume(const wire::Hello& hello, History& history, const Durab
   Result<Boundary> b = history.FindBoundary(p, end);
   if (!b.ok()) {
     if (b.status().IsNotFound()) {
-      return Gone(history, p.file_id,
-                  fmt::format("which this standby needs next (its archive ends at {})",
-                              p.ToString()));
+      return Gone(
+          history, p.file_id,
+          fmt::format("which this standby needs next (its archive ends at {})", p.ToString()));
     }
     if (b.status().code() == Status::Code::kInvalidArgument) {
       return Fork(hello, end, stone, b.status().message());

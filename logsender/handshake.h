@@ -28,9 +28,9 @@ namespace tranship::logsender {
 
 struct HandshakeDecision {
   bool accepted = false;
-  wire::Refuse refuse;             // !accepted: the code and the words both logs show
-  Boundary start;                  // accepted: where the first Data frame starts
-  std::optional<Boundary> acked;   // kResume: the receiver's durable position
+  wire::Refuse refuse;            // !accepted: the code and the words both logs show
+  Boundary start;                 // accepted: where the first Data frame starts
+  std::optional<Boundary> acked;  // kResume: the receiver's durable position
 };
 
 HandshakeDecision CheckHello(const wire::Hello& hello, History& history, const DurableEnd& end,

@@ -35,8 +35,9 @@ Result<tranlog::FileHeader> History::Header(uint64_t file_id) {
   auto cached = headers_.find(file_id);
   if (cached != headers_.end()) return cached->second;
   std::optional<std::string> path = PathOf(file_id);
-  if (!path) return Status::NotFound(fmt::format("{} is not in {}", FileName(file_id),
-                                                 fmt::join(dirs_, ", ")));
+  if (!path)
+    return Status::NotFound(
+        fmt::format("{} is not in {}", FileName(file_id), fmt::join(dirs_, ", ")));
   Result<std::unique_ptr<RandomAccessFile>> f = env_->NewRandomAccessFile(*path);
   if (!f.ok()) return f.status();
   uint8_t buf[tranlog::kFileHeaderSize];
@@ -95,8 +96,9 @@ std::optional<Boundary> History::Known(const Position& pos) const {
 Result<Boundary> History::FindBoundary(const Position& pos, const DurableEnd& end) {
   if (std::optional<Boundary> b = Known(pos)) return *b;
   std::optional<std::string> path = PathOf(pos.file_id);
-  if (!path) return Status::NotFound(fmt::format("{} is not in {}", FileName(pos.file_id),
-                                                 fmt::join(dirs_, ", ")));
+  if (!path)
+    return Status::NotFound(
+        fmt::format("{} is not in {}", FileName(pos.file_id), fmt::join(dirs_, ", ")));
   if (pos.offset == 0) {
     Result<tranlog::FileHeader> h = Header(pos.file_id);
     if (!h.ok()) return h.status();
@@ -112,13 +114,12 @@ Result<Boundary> History::FindBoundary(const Position& pos, const DurableEnd& en
     uint64_t before = reader.offset();
     tranlog::FileReader::Outcome out = reader.Next(&rec);
     if (out == tranlog::FileReader::Outcome::kDamage) {
-      return Status::Corruption(fmt::format("{} offset {}: {}", *path, reader.damage().offset,
-                                            reader.damage().reason));
+      return Status::Corruption(
+          fmt::format("{} offset {}: {}", *path, reader.damage().offset, reader.damage().reason));
     }
     if (out == tranlog::FileReader::Outcome::kEnd) {
-      return Status::InvalidArgument(fmt::format(
-          "{} ends at offset {} (TID {}) on this primary", FileName(pos.file_id), before,
-          last_tid));
+      return Status::InvalidArgument(fmt::format("{} ends at offset {} (TID {}) on this primary",
+                                                 FileName(pos.file_id), before, last_tid));
     }
     last_tid = rec.header.tid;
     if (reader.offset() < pos.offset) continue;
@@ -144,8 +145,8 @@ Result<uint64_t> History::FileHolding(uint64_t tid) {
     if (!h.ok()) return h.status();
     if (h->first_tid <= tid) return it->first;
   }
-  return Status::NotFound(fmt::format("TID {} is older than the oldest tranlog on the primary",
-                                      tid));
+  return Status::NotFound(
+      fmt::format("TID {} is older than the oldest tranlog on the primary", tid));
 }
 
 Result<Boundary> History::BoundaryAfterTid(uint64_t file_id, uint64_t tid) {
@@ -159,8 +160,8 @@ Result<Boundary> History::BoundaryAfterTid(uint64_t file_id, uint64_t tid) {
   tranlog::RecordRef rec;
   while ((*r)->Next(&rec) == tranlog::FileReader::Outcome::kRecord) {
     if (rec.header.tid == tid) {
-      return Boundary{{file_id, (*r)->offset()}, tid + 1, rec.header.chain,
-                      rec.header.timestamp_us};
+      return Boundary{
+          {file_id, (*r)->offset()}, tid + 1, rec.header.chain, rec.header.timestamp_us};
     }
   }
   return Status::NotFound(fmt::format("{} holds no record of TID {}", FileName(file_id), tid));

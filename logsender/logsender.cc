@@ -47,10 +47,10 @@ LogSender::~LogSender() { assert(!started_ || (stopping_ && open_handles_ == 0))
 Status LogSender::Start() {
   TRANSHIP_RETURN_IF_ERROR(history_.Refresh());
   if (history_.newest() == 0) {
-    return Status::NotFound(fmt::format(
-        "There are no tranlog files ({}N.dbf) in {}. To fix this give -T the tranlog "
-        "directories of the stone '{}'.",
-        opts_.prefix, fmt::join(opts_.tranlog_dirs, ", "), opts_.stone));
+    return Status::NotFound(
+        fmt::format("There are no tranlog files ({}N.dbf) in {}. To fix this give -T the tranlog "
+                    "directories of the stone '{}'.",
+                    opts_.prefix, fmt::join(opts_.tranlog_dirs, ", "), opts_.stone));
   }
   Result<DurableEnd> end = disk_.Scan();
   if (!end.ok()) return end.status();
@@ -67,19 +67,19 @@ Status LogSender::Start() {
       if (!up) next_disk_scan_ns_ = 0;  // take the end from disk right away
       PublishStatus();
     };
-    follower_ = std::make_unique<StoneFollower>(loop_, opts_.stone, opts_.stone_socket,
-                                                std::move(cb));
+    follower_ =
+        std::make_unique<StoneFollower>(loop_, opts_.stone, opts_.stone_socket, std::move(cb));
     follower_->Start();
   } else {
     follower_closed_ = true;
   }
-  uv_timer_start(&tick_, [](uv_timer_t* t) { static_cast<LogSender*>(t->data)->Tick(); },
-                 kTickMs, kTickMs);
-  TS_LOG_INFO("logsender for the stone '{}': tranlogs {} to {} in {}; durable end on disk {} "
-              "(TID {}, lineage {})",
-              opts_.stone, history_.oldest(), history_.newest(),
-              fmt::join(opts_.tranlog_dirs, ", "), end_.pos.ToString(), end_.tid,
-              end_.lineage.ToHex());
+  uv_timer_start(
+      &tick_, [](uv_timer_t* t) { static_cast<LogSender*>(t->data)->Tick(); }, kTickMs, kTickMs);
+  TS_LOG_INFO(
+      "logsender for the stone '{}': tranlogs {} to {} in {}; durable end on disk {} "
+      "(TID {}, lineage {})",
+      opts_.stone, history_.oldest(), history_.newest(), fmt::join(opts_.tranlog_dirs, ", "),
+      end_.pos.ToString(), end_.tid, end_.lineage.ToHex());
   PublishStatus();
   return Status::OK();
 }
@@ -105,10 +105,10 @@ void LogSender::CheckTimeouts(uint64_t now) {
   }
   for (ReceiverSession* s : silent) {
     stats_.dropped++;
-    s->Drop(s->state() == ReceiverState::kStartup
-                ? fmt::format("it sent no Hello within {:.1f} s", opts_.timeout_ms / 1000.0)
-                : fmt::format("it sent nothing for {:.1f} s (the timeout)",
-                              opts_.timeout_ms / 1000.0));
+    s->Drop(
+        s->state() == ReceiverState::kStartup
+            ? fmt::format("it sent no Hello within {:.1f} s", opts_.timeout_ms / 1000.0)
+            : fmt::format("it sent nothing for {:.1f} s (the timeout)", opts_.timeout_ms / 1000.0));
   }
 }
 
@@ -138,9 +138,10 @@ void LogSender::FollowStone(uint64_t now) {
 
 void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
   if (!end_.lineage.IsZero() && e.lineage != end_.lineage) {
-    TS_LOG_WARN("the primary's lineage changed from {} to {} (durable end {}); shipping the new "
-                "history",
-                end_.lineage.ToHex(), e.lineage.ToHex(), e.pos.ToString());
+    TS_LOG_WARN(
+        "the primary's lineage changed from {} to {} (durable end {}); shipping the new "
+        "history",
+        end_.lineage.ToHex(), e.lineage.ToHex(), e.pos.ToString());
     cache_.Clear();
   } else if (e.pos < end_.pos) {
     // The stone has not yet reported what this logsender found durable on disk (it
@@ -261,8 +262,8 @@ void LogSender::StartBuild(ReceiverSession* s) {
         // One zstd context per pool thread, kept for the life of the process.
         thread_local wire::Compressor compressor(1);
         auto* j = static_cast<BuildJob*>(req->data);
-        j->result = BuildFrame(j->env, j->path, j->from, j->end, j->target, &compressor,
-                               &j->source);
+        j->result =
+            BuildFrame(j->env, j->path, j->from, j->end, j->target, &compressor, &j->source);
       },
       [](uv_work_t* req, int) {
         auto* j = static_cast<BuildJob*>(req->data);
@@ -295,9 +296,9 @@ void LogSender::FinishBuild(BuildJob* job) {
       if (s->welcomed() && s->cursor().pos == job->from.pos) stuck.push_back(s.get());
     }
     for (ReceiverSession* s : stuck) {
-      s->Refuse({wire::RefuseCode::kTranlogGone,
-                 fmt::format("the primary cannot ship from {}: {}", job->from.pos.ToString(),
-                             st.message())});
+      s->Refuse(
+          {wire::RefuseCode::kTranlogGone, fmt::format("the primary cannot ship from {}: {}",
+                                                       job->from.pos.ToString(), st.message())});
     }
     return;
   }
@@ -335,8 +336,8 @@ void LogSender::OnClosed(ReceiverSession* s) {
   // Freed on the next loop iteration: the transport is still inside its callback.
   closed_.push_back(std::move(it->second));
   sessions_.erase(it);
-  uv_timer_start(&reaper_, [](uv_timer_t* t) { static_cast<LogSender*>(t->data)->ReapClosed(); },
-                 0, 0);
+  uv_timer_start(
+      &reaper_, [](uv_timer_t* t) { static_cast<LogSender*>(t->data)->ReapClosed(); }, 0, 0);
 }
 
 void LogSender::ReapClosed() {

@@ -60,14 +60,14 @@
 namespace tranship::logsender {
 
 struct LogSenderOptions {
-  std::string stone;                       // -s: the primary stone
-  std::vector<std::string> tranlog_dirs;   // -T
-  std::string prefix = "tranlog";          // the stone's tranlog file prefix
-  std::string stone_socket;                // run/STONE.sock; empty: follow the disk only
-  bool tls = false;                        // reported in the status
-  uint64_t bandwidth_bytes_per_s = 0;      // -b, per receiver; 0 = unlimited
+  std::string stone;                      // -s: the primary stone
+  std::vector<std::string> tranlog_dirs;  // -T
+  std::string prefix = "tranlog";         // the stone's tranlog file prefix
+  std::string stone_socket;               // run/STONE.sock; empty: follow the disk only
+  bool tls = false;                       // reported in the status
+  uint64_t bandwidth_bytes_per_s = 0;     // -b, per receiver; 0 = unlimited
   uint32_t keepalive_ms = 1000;
-  uint32_t timeout_ms = 10000;             // --timeout
+  uint32_t timeout_ms = 10000;  // --timeout
   size_t max_receivers = 5;
   // 32 MiB holds the last ~30 frames: all receivers within that distance of each other
   // share reads and compressions.
@@ -76,15 +76,15 @@ struct LogSenderOptions {
   // with fdatasync on the standby, and bounds memory at five receivers.
   size_t window_bytes = 16u << 20;
   uint32_t frame_target = kTargetFrameRaw;
-  uint32_t disk_poll_ms = 200;             // while the stone is down
-  Env* env = nullptr;                      // nullptr: Env::Default()
+  uint32_t disk_poll_ms = 200;  // while the stone is down
+  Env* env = nullptr;           // nullptr: Env::Default()
   // Every second and on each receiver state change.
   std::function<void(const SenderStatus&)> on_status;
 };
 
 struct LogSenderStats {
-  uint64_t frames_built = 0;   // file reads + compressions
-  uint64_t cache_hits = 0;     // frames sent without building
+  uint64_t frames_built = 0;  // file reads + compressions
+  uint64_t cache_hits = 0;    // frames sent without building
   uint64_t frames_sent = 0;
   uint64_t bytes_sent = 0;
   uint64_t refused = 0;
@@ -159,8 +159,8 @@ class LogSender : public SessionHost {
 
   uint64_t next_session_id_ = 1;
   std::map<uint64_t, std::unique_ptr<ReceiverSession>> sessions_;
-  std::vector<std::unique_ptr<ReceiverSession>> closed_;   // freed by the reaper
-  std::set<Position> building_;                 // frames being built
+  std::vector<std::unique_ptr<ReceiverSession>> closed_;  // freed by the reaper
+  std::set<Position> building_;                           // frames being built
   std::map<Position, Position> nothing_until_;  // from -> the end at which nothing followed
   size_t jobs_in_flight_ = 0;
   uint64_t next_disk_scan_ns_ = 0;

@@ -9,17 +9,20 @@ namespace tranship::logsender {
 
 const char* ToString(ReceiverState s) {
   switch (s) {
-    case ReceiverState::kStartup: return "startup";
-    case ReceiverState::kCatchUp: return "catch-up";
-    case ReceiverState::kStreaming: return "streaming";
-    case ReceiverState::kStopping: return "stopping";
+    case ReceiverState::kStartup:
+      return "startup";
+    case ReceiverState::kCatchUp:
+      return "catch-up";
+    case ReceiverState::kStreaming:
+      return "streaming";
+    case ReceiverState::kStopping:
+      return "stopping";
   }
   return "?";
 }
 
 ReceiverSession::ReceiverSession(uint64_t id, std::unique_ptr<wire::Transport> transport,
-                                 SessionHost* host, uint64_t bandwidth_bytes_per_s,
-                                 uint64_t now_ns)
+                                 SessionHost* host, uint64_t bandwidth_bytes_per_s, uint64_t now_ns)
     : id_(id),
       transport_(std::move(transport)),
       host_(host),
@@ -82,7 +85,14 @@ Status ReceiverSession::HandleFrame(const wire::Frame& f) {
   switch (f.type) {
     case wire::MsgType::kHello: {
       if (hello_seen_) return Status::Corruption("it sent a second Hello");
-      TRANSHIP_RETURN_IF_ERROR(wire::DecodeHello(f.body, &hello_));
+      Status s = wire::DecodeHello(f.body, &hello_);
+      // Another protocol version decodes only as far as the version: the handshake
+      // answers it with Refuse(protocol version), whatever follows.
+      if (!s.ok() && s.code() != Status::Code::kNotSupported) {
+        Refuse(
+            {wire::RefuseCode::kBadHello, "the logreceiver's Hello is malformed: " + s.message()});
+        return Status::OK();
+      }
       hello_seen_ = true;
       host_->OnHello(this, hello_);
       return Status::OK();
@@ -101,16 +111,16 @@ Status ReceiverSession::HandleFrame(const wire::Frame& f) {
       return wire::DecodeKeepalive(f.body, &k);
     }
     default:
-      return Status::Corruption(
-          fmt::format("it sent a {} frame, which only a logsender sends", wire::MsgTypeName(f.type)));
+      return Status::Corruption(fmt::format("it sent a {} frame, which only a logsender sends",
+                                            wire::MsgTypeName(f.type)));
   }
 }
 
 Status ReceiverSession::OnAck(const wire::Ack& a) {
   if (cursor_.pos < a.durable) {
-    return Status::Corruption(fmt::format(
-        "it acknowledged {} (TID {}), beyond what was sent to it ({})", a.durable.ToString(),
-        a.tid, cursor_.pos.ToString()));
+    return Status::Corruption(
+        fmt::format("it acknowledged {} (TID {}), beyond what was sent to it ({})",
+                    a.durable.ToString(), a.tid, cursor_.pos.ToString()));
   }
   if (acked_ && a.durable < acked_->pos) {
     // The end of a file's log switch and the start of the next file are the same place.
@@ -125,9 +135,9 @@ Status ReceiverSession::OnAck(const wire::Ack& a) {
     bool exact = a.durable == f.end || a.durable == f.next;
     if (!exact && a.durable < f.end) break;  // inside this frame: it stays unacknowledged
     if (exact && a.tid != f.last_tid) {
-      return Status::Corruption(fmt::format(
-          "it acknowledged TID {} at {}, but the record that ends there is TID {}", a.tid,
-          a.durable.ToString(), f.last_tid));
+      return Status::Corruption(
+          fmt::format("it acknowledged TID {} at {}, but the record that ends there is TID {}",
+                      a.tid, a.durable.ToString(), f.last_tid));
     }
     reached = Boundary{f.next, f.last_tid + 1, 0, f.last_commit_us};
     unacked_bytes_ -= f.raw;
@@ -183,8 +193,8 @@ bool ReceiverSession::CanSend(uint64_t now_ns, size_t window_bytes) {
 
 void ReceiverSession::SendFrame(const std::shared_ptr<const BuiltFrame>& f, uint64_t now_ns) {
   assert(f->header.file_id == cursor_.pos.file_id && f->header.offset == cursor_.pos.offset);
-  in_flight_.push_back(InFlight{f->end, f->next.pos, f->last_tid, f->last_commit_us,
-                                f->header.raw_length});
+  in_flight_.push_back(
+      InFlight{f->end, f->next.pos, f->last_tid, f->last_commit_us, f->header.raw_length});
   unacked_bytes_ += f->header.raw_length;
   cursor_ = f->next;
   bucket_.Take(f->bytes->size(), now_ns);

@@ -90,8 +90,8 @@ class ReceiverSession {
 
  private:
   struct InFlight {
-    Position end;          // after the frame's last record
-    Position next;         // where the next frame starts (next file after a log switch)
+    Position end;   // after the frame's last record
+    Position next;  // where the next frame starts (next file after a log switch)
     uint64_t last_tid;
     uint64_t last_commit_us;
     uint64_t raw;
@@ -112,11 +112,11 @@ class ReceiverSession {
   bool hello_seen_ = false;
   bool closed_ = false;
 
-  Boundary cursor_;                  // where the next frame starts
-  std::optional<Boundary> acked_;    // what the receiver has made durable
-  std::deque<InFlight> in_flight_;   // sent, not yet acknowledged, oldest first
-  uint64_t unacked_bytes_ = 0;       // raw bytes of in_flight_
-  bool blocked_ = false;             // the transport is above its high-water mark
+  Boundary cursor_;                 // where the next frame starts
+  std::optional<Boundary> acked_;   // what the receiver has made durable
+  std::deque<InFlight> in_flight_;  // sent, not yet acknowledged, oldest first
+  uint64_t unacked_bytes_ = 0;      // raw bytes of in_flight_
+  bool blocked_ = false;            // the transport is above its high-water mark
   TokenBucket bucket_;
   FileSource source_;
 

@@ -12,14 +12,14 @@
 namespace tranship::logsender {
 
 struct ReceiverStatus {
-  std::string peer;             // "127.0.0.1:40312" (", CN=standby1" over TLS)
-  std::string stone;            // the standby stone the receiver feeds
-  std::string state;            // ToString(ReceiverState)
-  bool has_acked = false;       // the receiver has (or resumed with) a durable position
-  Position acked;               // its acknowledged durable position
+  std::string peer;        // "127.0.0.1:40312" (", CN=standby1" over TLS)
+  std::string stone;       // the standby stone the receiver feeds
+  std::string state;       // ToString(ReceiverState)
+  bool has_acked = false;  // the receiver has (or resumed with) a durable position
+  Position acked;          // its acknowledged durable position
   uint64_t acked_tid = 0;
-  Position sent;                // where the next frame starts
-  uint64_t lag_bytes = 0;       // acked (or start) to the primary's durable end
+  Position sent;                      // where the next frame starts
+  uint64_t lag_bytes = 0;             // acked (or start) to the primary's durable end
   std::optional<double> lag_seconds;  // primary end's commit time minus the acked one's
 };
 
@@ -29,9 +29,9 @@ struct SenderStatus {
   bool stone_connected = false;  // following the stone's subscription (else: disk)
   DurableEnd primary_end;
   std::vector<ReceiverStatus> receivers;
-  uint64_t frames_built = 0;     // reads + compressions
-  uint64_t cache_hits = 0;       // frames sent from the shared cache
-  uint64_t bytes_sent = 0;       // Data frame bytes queued to receivers
+  uint64_t frames_built = 0;  // reads + compressions
+  uint64_t cache_hits = 0;    // frames sent from the shared cache
+  uint64_t bytes_sent = 0;    // Data frame bytes queued to receivers
 };
 
 }  // namespace tranship::logsender

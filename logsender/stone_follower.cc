@@ -1,8 +1,7 @@
 #include "logsender/stone_follower.h"
 
-#include <sys/un.h>
-
 #include <fmt/format.h>
+#include <sys/un.h>
 
 #include "base/log.h"
 #include "engine/client_protocol.h"
@@ -34,7 +33,9 @@ struct StoneFollower::Conn {
 
 StoneFollower::StoneFollower(uv_loop_t* loop, std::string stone, std::string socket_path,
                              Callbacks cb)
-    : loop_(loop), stone_(std::move(stone)), socket_path_(std::move(socket_path)),
+    : loop_(loop),
+      stone_(std::move(stone)),
+      socket_path_(std::move(socket_path)),
       cb_(std::move(cb)) {}
 
 StoneFollower::~StoneFollower() { assert(!started_ || (closing_ && open_handles_ == 0)); }
@@ -182,8 +183,10 @@ void StoneFollower::Fail(const std::string& why) {
       TS_LOG_WARN("lost the stone '{}': {}; shipping what is durable on disk and reconnecting",
                   stone_, why);
     } else {
-      TS_LOG_INFO("the stone '{}' is not reachable ({}); shipping what is durable on disk and "
-                  "retrying", stone_, why);
+      TS_LOG_INFO(
+          "the stone '{}' is not reachable ({}); shipping what is durable on disk and "
+          "retrying",
+          stone_, why);
     }
     outage_logged_ = true;
   } else {
@@ -192,9 +195,9 @@ void StoneFollower::Fail(const std::string& why) {
   if (was_subscribed && cb_.on_link) cb_.on_link(false);
   if (closing_) return;  // on_link may have started a stop
   reconnects_++;
-  uv_timer_start(&retry_timer_, [](uv_timer_t* t) {
-    static_cast<StoneFollower*>(t->data)->Attempt();
-  }, backoff_ms_, 0);
+  uv_timer_start(
+      &retry_timer_, [](uv_timer_t* t) { static_cast<StoneFollower*>(t->data)->Attempt(); },
+      backoff_ms_, 0);
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
 }
 
