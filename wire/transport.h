@@ -94,7 +94,8 @@ class Listener {
 
 // Connects to host:port (TLS client session when `tls` is set, verifying the peer's
 // name `host` unless the context says not to). `done` runs once with the transport,
-// not yet started, or the reason it failed (a refused connection, an unknown host).
+// not yet started, or the reason it failed (a refused connection, an unknown host); it
+// runs from the loop, except when the resolver cannot even start (bad arguments).
 // The TLS handshake runs after Start(); its failure arrives through on_closed with a
 // one-line reason ("the logsender at HOST:PORT does not speak TLS (is it started
 // without -S?)", "the peer's certificate is not signed by a CA in ca.pem (-J)").
