@@ -52,6 +52,10 @@ Status TranlogInfo(Context& ctx, const Args& args);
 Status TranlogVerify(Context& ctx, const Args& args);
 // workload.cc
 Status WorkloadCommand(Context& ctx, const Args& args);
+// logsender_command.cc
+Status LogsenderStart(Context& ctx, const Args& args);
+Status LogsenderStop(Context& ctx, const Args& args);
+Status LogsenderServe(Context& ctx, const Args& args);
 // logreceiver_command.cc
 Status LogreceiverStart(Context& ctx, const Args& args);
 Status LogreceiverStop(Context& ctx, const Args& args);

@@ -61,6 +61,22 @@ const Command kCommands[] = {
       1, 1, {}, {"--writers", "--transactions", "--seconds", "--keys-per-txn", "--ack-log",
                  "--check"}},
      WorkloadCommand},
+    {"logsender start", "ship a stone's tranlogs to up to 5 logreceivers; alias startlogsender",
+     {"tranship logsender start -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [-S -J CA "
+      "-C CERT -K KEY -Q PASSPHRASE -V] [-l LOG] [-b KB/s] [-v|-q] [--foreground] "
+      "[--timeout S] [--prefix P]",
+      0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
+      {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "-b", "--timeout", "--prefix"}},
+     LogsenderStart},
+    {"logsender stop", "stop a logsender cleanly; alias stoplogsender",
+     {"tranship logsender stop -P PORT", 0, 0, {}, {"-P"}}, LogsenderStop},
+    {"logsender serve", "run a logsender in this process (what startlogsender launches)",
+     {"tranship logsender serve -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE ... "
+      "[--foreground] [--notify-fd FD]",
+      0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
+      {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "-b", "--timeout", "--prefix",
+       "--notify-fd"}},
+     LogsenderServe, true},
     {"logreceiver start", "receive a primary's tranlogs into an archive directory; alias "
      "startlogreceiver",
      {"tranship logreceiver start -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [-S -J CA "
@@ -136,6 +152,8 @@ bool PrintHelp(std::string_view topic) {
 Result<std::vector<std::string>> ExpandAlias(std::string_view prog, std::vector<std::string> a) {
   if (prog == "startstone") a.insert(a.begin(), {"stone", "start"});
   if (prog == "stopstone") a.insert(a.begin(), {"stone", "stop"});
+  if (prog == "startlogsender") a.insert(a.begin(), {"logsender", "start"});
+  if (prog == "stoplogsender") a.insert(a.begin(), {"logsender", "stop"});
   if (prog == "startlogreceiver") a.insert(a.begin(), {"logreceiver", "start"});
   if (prog == "stoplogreceiver") a.insert(a.begin(), {"logreceiver", "stop"});
   if (prog == "copydbf") {
@@ -188,7 +206,8 @@ int Main(int argc, char** argv) {
   const Command* cmd = Find(args, &used);
   if (cmd == nullptr) {
     const std::string& group = args[0];
-    if (group == "stone" || group == "tranlog" || group == "logreceiver") {
+    if (group == "stone" || group == "tranlog" || group == "logsender" ||
+        group == "logreceiver") {
       if (args.size() == 1) {
         return Fail(Status::InvalidArgument(fmt::format(
                         "'tranship {}' needs a command. To see them run 'tranship help {}'.",

@@ -2,24 +2,46 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "base/crc32c.h"
+
 namespace tranship::logsender {
 namespace {
 
+// Reads beyond the target in one go, so that a frame whose last record crosses the
+// target needs no second read.
+constexpr uint64_t kReadSlack = 64 << 10;
+
 Status OpenSource(Env* env, const std::string& path, uint64_t file_id, FileSource* source) {
-  if (source->file_id == file_id && source->reader) return Status::OK();
+  if (source->file_id == file_id && source->file) return Status::OK();
   source->file_id = 0;
-  Result<std::unique_ptr<tranlog::FileReader>> reader = tranlog::FileReader::Open(env, path);
-  if (!reader.ok()) return reader.status();
-  Result<std::unique_ptr<RandomAccessFile>> raw = env->NewRandomAccessFile(path);
-  if (!raw.ok()) return raw.status();
-  if ((*reader)->header().file_id != file_id) {
-    return Status::Corruption(
-        fmt::format("{}: its header says it is tranlog {}", path, (*reader)->header().file_id));
-  }
-  source->reader = std::move(*reader);
-  source->raw = std::move(*raw);
+  Result<std::unique_ptr<RandomAccessFile>> f = env->NewRandomAccessFile(path);
+  if (!f.ok()) return f.status();
+  source->file = std::move(*f);
   source->file_id = file_id;
   return Status::OK();
+}
+
+// File bytes [start, start + buf->size()) are in *buf; makes [start, want_end) so.
+Status ReadUpTo(RandomAccessFile* file, const std::string& path, uint64_t start, uint64_t want_end,
+                std::string* buf) {
+  uint64_t have_end = start + buf->size();
+  if (want_end <= have_end) return Status::OK();
+  size_t old = buf->size();
+  buf->resize(want_end - start);
+  Result<size_t> got =
+      file->Read(have_end, want_end - have_end, reinterpret_cast<uint8_t*>(buf->data() + old));
+  if (!got.ok()) return got.status();
+  if (*got != want_end - have_end) {
+    return Status::IOError(fmt::format("{}: short read at offset {} ({} of {} bytes)", path,
+                                       have_end, *got, want_end - have_end));
+  }
+  return Status::OK();
+}
+
+bool AllZero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
 }
 
 }  // namespace
@@ -28,103 +50,141 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
                                              const Boundary& from, const DurableEnd& end,
                                              uint32_t target_raw, wire::Compressor* compressor,
                                              FileSource* source) {
+  using Nothing = std::optional<BuiltFrame>;
   const uint64_t file_id = from.pos.file_id;
-  if (!(from.pos < end.pos)) return std::optional<BuiltFrame>();
+  if (!(from.pos < end.pos)) return Nothing();
   TRANSHIP_RETURN_IF_ERROR(OpenSource(env, path, file_id, source));
-  tranlog::FileReader& reader = *source->reader;
-  reader.SetLimit(file_id == end.pos.file_id ? end.pos.offset : UINT64_MAX);
-  if (from.pos.offset == 0) {
+  RandomAccessFile* file = source->file.get();
+  // Only durable bytes are read: up to the durable end in its file; an older file is
+  // closed and ends with its log switch (maybe followed by zeros a crash left).
+  uint64_t limit = end.pos.offset;
+  if (file_id < end.pos.file_id) {
+    Result<uint64_t> size = file->Size();
+    if (!size.ok()) return size.status();
+    limit = *size;
+  }
+  const uint64_t start = from.pos.offset;
+  if (start >= limit) {
+    if (file_id < end.pos.file_id) {
+      return Status::Corruption(fmt::format(
+          "{} ends at offset {} without a log-switch record, but the primary's durable end is "
+          "in tranlog {}",
+          path, limit, end.pos.file_id));
+    }
+    return Nothing();
+  }
+  std::string buf;
+  TRANSHIP_RETURN_IF_ERROR(ReadUpTo(
+      file, path, start, std::min<uint64_t>(limit, start + target_raw + kReadSlack), &buf));
+  uint64_t pos = start;
+  uint64_t next_tid = from.next_tid;
+  uint64_t chain = from.chain;
+  if (start == 0) {
+    if (limit < tranlog::kFileHeaderSize) return Nothing();
+    tranlog::FileHeader h;
+    Status s = tranlog::DecodeFileHeader(AsBytes(buf).subspan(0, tranlog::kFileHeaderSize), &h);
+    if (!s.ok()) return Status::Corruption(fmt::format("{} offset 0: {}", path, s.message()));
     // The file must continue the history exactly where the previous one ended: this is
     // where a gap or a foreign file in the tranlog directory shows.
-    const tranlog::FileHeader& h = reader.header();
-    if (h.first_tid != from.next_tid || h.start_chain != from.chain) {
+    if (h.file_id != file_id || h.first_tid != from.next_tid || h.start_chain != from.chain) {
       return Status::Corruption(fmt::format(
-          "{}: its header starts at TID {} after chain {:016x}, but the previous tranlog ends "
-          "at TID {} with chain {:016x}",
-          path, h.first_tid, h.start_chain, from.next_tid - 1, from.chain));
+          "{}: its header (tranlog {}, first TID {}, start chain {:016x}) does not continue "
+          "the history, which ends at TID {} with chain {:016x}",
+          path, h.file_id, h.first_tid, h.start_chain, from.next_tid - 1, from.chain));
     }
-    reader.SeekTo(tranlog::kFileHeaderSize, h.first_tid, h.start_chain);
-  } else {
-    reader.SeekTo(from.pos.offset, from.next_tid, from.chain);
+    pos = tranlog::kFileHeaderSize;
   }
 
-  const uint64_t raw_start = from.pos.offset;
   uint64_t records = 0;
   uint64_t last_tid = from.next_tid - 1;
   uint64_t last_ts = from.last_commit_us;
   std::optional<uint64_t> switch_to;
   bool stopped_for_size = false;
-  tranlog::RecordRef rec;
-  while (true) {
-    uint64_t off = reader.offset(), tid = reader.next_tid(), chain = reader.chain();
-    tranlog::FileReader::Outcome out = reader.Next(&rec);
-    if (out == tranlog::FileReader::Outcome::kEnd) break;
-    if (out == tranlog::FileReader::Outcome::kDamage) {
-      if (reader.damage().zero_tail) break;  // preallocated space: the end of the records
-      return Status::Corruption(
-          fmt::format("{} offset {}: {}", path, reader.damage().offset, reader.damage().reason));
+  auto fail = [&](uint64_t at, std::string_view why) {
+    return Status::Corruption(fmt::format("{} offset {}: {}", path, at, why));
+  };
+  while (pos + tranlog::kRecordHeaderSize <= limit) {
+    TRANSHIP_RETURN_IF_ERROR(ReadUpTo(file, path, start, pos + tranlog::kRecordHeaderSize, &buf));
+    const uint8_t* hp = reinterpret_cast<const uint8_t*>(buf.data()) + (pos - start);
+    tranlog::RecordHeader h;
+    Status hs = tranlog::DecodeRecordHeader(hp, &h);
+    if (!hs.ok()) {
+      std::string_view bytes(reinterpret_cast<const char*>(hp), tranlog::kRecordHeaderSize);
+      if (AllZero(bytes)) {
+        break;  // zeros where a record would start: the end of the records
+      }
+      return fail(pos, hs.message());
     }
-    uint64_t size = reader.offset() - raw_start;
+    if (pos + h.length > limit) {
+      if (file_id == end.pos.file_id) break;  // not durable yet
+      return fail(pos, fmt::format("truncated record: {} bytes declared, {} present", h.length,
+                                   limit - pos));
+    }
+    uint64_t size = pos + h.length - start;
     // A record is never split: the frame stops before the record that would make it too
-    // big, unless it is the first (then the frame is just that record, or, for a
-    // record that cannot follow the file header in one frame, just the header).
+    // big, unless it is the first (then the frame is that record alone, or — for a record
+    // that cannot follow the file header in one frame — the header alone).
     if ((records > 0 && size > target_raw) || size > wire::kMaxDataRaw) {
-      reader.SeekTo(off, tid, chain);
       stopped_for_size = true;
       break;
     }
+    TRANSHIP_RETURN_IF_ERROR(ReadUpTo(file, path, start, pos + h.length, &buf));
+    hp = reinterpret_cast<const uint8_t*>(buf.data()) + (pos - start);
+    const uint8_t* payload = hp + tranlog::kRecordHeaderSize;
+    if (crc32c::Value(payload, h.payload_size()) != h.payload_crc) {
+      return fail(pos, "payload checksum mismatch");
+    }
+    if (h.tid != next_tid) {
+      return fail(pos, fmt::format("TID sequence break: expected {}, found {}", next_tid, h.tid));
+    }
+    if (tranlog::ChainNext(chain, hp + 4) != h.chain) {
+      return fail(pos, "chain break: the record does not follow the one before it");
+    }
     records++;
-    last_tid = rec.header.tid;
-    last_ts = rec.header.timestamp_us;
-    if (rec.header.type == tranlog::RecordType::kLogSwitch) {
+    last_tid = h.tid;
+    last_ts = h.timestamp_us;
+    chain = h.chain;
+    next_tid = h.tid + 1;
+    pos += h.length;
+    if (h.type == tranlog::RecordType::kLogSwitch) {
       tranlog::LogSwitchPayload ls;
-      Status s = tranlog::DecodeLogSwitch(rec.payload, &ls);
-      if (!s.ok()) {
-        return Status::Corruption(fmt::format("{} offset {}: {}", path, off, s.message()));
-      }
+      Status s = tranlog::DecodeLogSwitch(Bytes(payload, h.payload_size()), &ls);
+      if (!s.ok()) return fail(pos - h.length, s.message());
       switch_to = ls.next_file_id;
       break;
     }
   }
-  const uint64_t raw_end = reader.offset();
   if (records == 0 && !stopped_for_size) {
     if (file_id < end.pos.file_id) {
       return Status::Corruption(fmt::format(
           "{} ends at offset {} without a log-switch record, but the primary's durable end is "
           "in tranlog {}",
-          path, raw_end, end.pos.file_id));
+          path, pos, end.pos.file_id));
     }
-    return std::optional<BuiltFrame>();  // nothing durable after `from` yet: wait
+    return Nothing();  // nothing durable after `from` yet: wait
   }
+  buf.resize(pos - start);
 
-  std::string raw(raw_end - raw_start, '\0');
-  Result<size_t> got =
-      source->raw->Read(raw_start, raw.size(), reinterpret_cast<uint8_t*>(raw.data()));
-  if (!got.ok()) return got.status();
-  if (*got != raw.size()) {
-    return Status::IOError(fmt::format("{}: short read at offset {} ({} of {} bytes)", path,
-                                       raw_start, *got, raw.size()));
-  }
   BuiltFrame f;
   f.header.file_id = file_id;
-  f.header.offset = raw_start;
-  f.header.raw_length = static_cast<uint32_t>(raw.size());
+  f.header.offset = start;
+  f.header.raw_length = static_cast<uint32_t>(buf.size());
   std::string compressed;
-  Status cs = compressor->Compress(raw, &compressed);
+  Status cs = compressor->Compress(buf, &compressed);
   // Incompressible content goes as it is: the receiver's work and the bytes on the
   // wire are both smaller that way.
-  bool use_zstd = cs.ok() && compressed.size() < raw.size();
+  bool use_zstd = cs.ok() && compressed.size() < buf.size();
   f.header.flags = use_zstd ? wire::kDataZstd : 0;
   std::string frame;
-  wire::EncodeData(&frame, f.header, use_zstd ? std::string_view(compressed) : raw);
+  wire::EncodeData(&frame, f.header, use_zstd ? std::string_view(compressed) : buf);
   f.bytes = std::make_shared<const std::string>(std::move(frame));
-  f.end = Position{file_id, raw_end};
+  f.end = Position{file_id, pos};
   f.last_tid = last_tid;
   f.last_commit_us = last_ts;
   if (switch_to) {
-    f.next = Boundary{{*switch_to, 0}, last_tid + 1, reader.chain(), last_ts};
+    f.next = Boundary{{*switch_to, 0}, next_tid, chain, last_ts};
   } else {
-    f.next = Boundary{{file_id, raw_end}, reader.next_tid(), reader.chain(), last_ts};
+    f.next = Boundary{{file_id, pos}, next_tid, chain, last_ts};
   }
   return std::optional<BuiltFrame>(std::move(f));
 }

@@ -18,7 +18,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/tranlog_reader.h"
+#include "engine/tranlog_format.h"
 #include "logsender/history.h"
 #include "wire/batch.h"
 #include "wire/protocol.h"
@@ -40,11 +40,12 @@ struct BuiltFrame {
   uint64_t last_commit_us = 0;  // timestamp of its last record; 0 if it has none
 };
 
-// One receiver's open tranlog file: a checking reader and a raw handle for the bytes.
+// One receiver's open tranlog file. Only positional reads of durable bytes go through
+// it: nothing is buffered across builds, because the newest file's preallocated zeros
+// turn into records as the stone writes.
 struct FileSource {
   uint64_t file_id = 0;
-  std::unique_ptr<tranlog::FileReader> reader;
-  std::unique_ptr<RandomAccessFile> raw;
+  std::unique_ptr<RandomAccessFile> file;
 };
 
 // The frame that starts at `from` (a boundary the caller knows), read from `path`, the

@@ -186,7 +186,11 @@ struct SenderFixture {
       payload.replace(0, std::min<size_t>(size, 12), fmt::format("{:012}", ts));
       writer->Add(tranlog::RecordType::kCommit, i % per_batch == 0 ? tranlog::kFlagBatchStart : 0,
                   1000000 + ts++, AsBytes(payload));
-      if ((i + 1) % per_batch == 0 || i + 1 == n) REQUIRE(writer->Flush().ok());
+      if ((i + 1) % per_batch == 0 || i + 1 == n) {
+        REQUIRE(writer->Flush().ok());
+        // As the engine does: zeros ahead of the end, which later turn into records.
+        writer->Preallocate();
+      }
     }
   }
   void Rotate() { REQUIRE(writer->Rotate(1000000 + ts++).ok()); }
