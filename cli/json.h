@@ -42,6 +42,11 @@ class JsonWriter {
     Separate();
     out_ += fmt::format("{}", v);
   }
+  // A number already in JSON form (from a parsed document), written as is.
+  void Number(std::string_view json_number) {
+    Separate();
+    out_ += json_number;
+  }
   void Bool(bool v) {
     Separate();
     out_ += v ? "true" : "false";
