@@ -137,23 +137,29 @@ TEST_CASE("TlsRefusals") {
   Workload(c, "prod", 50);
   SUBCASE("a client certificate from another CA") {
     c.StartReceiver(0, "standby", c.ReceiverTls("other-client"));
-    CHECK(LogHas([&] { return c.SenderLog(); }, "certificate"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "the logreceiver's certificate is not signed by a CA"));
+    CHECK(LogHas([&] { return c.ReceiverLog(0, "standby"); }, "refused this end's certificate"));
   }
   SUBCASE("the receiver does not trust the sender's CA") {
     c.StartReceiver(1, "standby", c.ReceiverTls("client", "other-ca"));
-    CHECK(LogHas([&] { return c.ReceiverLog(1, "standby"); }, "certificate"));
+    CHECK(LogHas([&] { return c.ReceiverLog(1, "standby"); },
+                 "the logsender's certificate is not signed by a CA"));
   }
   SUBCASE("a self-signed client certificate") {
     c.StartReceiver(2, "standby", c.ReceiverTls("selfsigned"));
-    CHECK(LogHas([&] { return c.SenderLog(); }, "certificate"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "the logreceiver's certificate is self-signed"));
+  }
+  SUBCASE("an expired client certificate") {
+    c.StartReceiver(4, "standby", c.ReceiverTls("expired-client"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "the logreceiver's certificate expired"));
   }
   SUBCASE("a plaintext receiver") {
     c.StartReceiver(3, "standby");
     CHECK(LogHas([&] { return c.ReceiverLog(3, "standby"); }, "requires TLS"));
-    CHECK(LogHas([&] { return c.SenderLog(); }, "plaintext"));
+    CHECK(LogHas([&] { return c.SenderLog(); }, "sent plaintext to this TLS logsender"));
   }
   // No refused receiver ever wrote a tranlog.
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(c.standby(i).Path("archive"), ec)) {
       FAIL("a refused receiver wrote " << e.path());
