@@ -87,6 +87,13 @@ void History::Remember(const Boundary& b) {
   }
 }
 
+void History::ForgetBoundaries() {
+  known_.clear();
+  known_lru_.clear();
+  headers_.clear();
+  closed_sizes_.clear();
+}
+
 std::optional<Boundary> History::Known(const Position& pos) const {
   auto it = known_.find(pos);
   if (it == known_.end()) return std::nullopt;

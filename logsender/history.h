@@ -65,6 +65,8 @@ class History {
   // Frames built and records scanned teach the history their boundaries.
   void Remember(const Boundary& b);
   std::optional<Boundary> Known(const Position& pos) const;
+  // Forgets every boundary learned: the primary's history changed (rewound, new lineage).
+  void ForgetBoundaries();
 
  private:
   Env* env_;

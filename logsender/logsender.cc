@@ -143,10 +143,18 @@ void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
         "history",
         end_.lineage.ToHex(), e.lineage.ToHex(), e.pos.ToString());
     cache_.Clear();
+    history_.ForgetBoundaries();
   } else if (e.pos < end_.pos) {
-    // The stone has not yet reported what this logsender found durable on disk (it
-    // synced the file itself); that stays durable, so the end does not go back.
-    return;
+    if (!from_stone) return;  // a disk scan never goes back; the stone's word decides
+    // Either the stone has not yet reported a batch this logsender found on disk and
+    // synced itself (it will in a moment), or its history was rewound (a snapshot put
+    // back). The stone is authoritative: receivers past its end wait, and no cached
+    // frame of the old history is shipped again.
+    TS_LOG_INFO("the stone '{}' reports its durable end at {} (TID {}), before {} found on "
+                "disk; following the stone",
+                opts_.stone, e.pos.ToString(), e.tid, end_.pos.ToString());
+    cache_.Clear();
+    history_.ForgetBoundaries();
   }
   if (e == end_) return;
   if (from_stone) disk_.Reset(e);
