@@ -95,42 +95,49 @@ bool FileReader::FindLaterRecord(uint64_t from) {
   return false;
 }
 
-FileReader::Outcome FileReader::Next(RecordRef* rec) {
+FileReader::Outcome FileReader::Parse(RecordRef* rec, std::string* why) {
   const uint64_t end = limit_;
   if (offset_ >= end) return Outcome::kEnd;
   if (saw_log_switch_) {
     // Nothing may follow a log switch but preallocated space that a crash kept the
     // writer from trimming.
     if (offset_ >= file_size_ || ZerosToEnd(offset_)) return Outcome::kEnd;
-    return Fail(offset_, "data after the log-switch record");
+    *why = "data after the log-switch record";
+    return Outcome::kDamage;
   }
   if (!Fill(offset_, kRecordHeaderSize)) {
     if (offset_ == file_size_ || offset_ >= end) return Outcome::kEnd;
-    return Fail(offset_, fmt::format("truncated record header ({} of {} bytes)",
-                                     file_size_ - offset_, kRecordHeaderSize));
+    *why = fmt::format("truncated record header ({} of {} bytes)",
+                                     file_size_ - offset_, kRecordHeaderSize);
+    return Outcome::kDamage;
   }
   const uint8_t* hp = reinterpret_cast<const uint8_t*>(buf_.data()) + (offset_ - buf_start_);
   RecordHeader h;
   Status s = DecodeRecordHeader(hp, &h);
   if (!s.ok()) {
     bool zeros = std::all_of(hp, hp + kRecordHeaderSize, [](uint8_t b) { return b == 0; });
-    return Fail(offset_, zeros ? "zero bytes where a record header belongs" : s.message());
+    *why = zeros ? "zero bytes where a record header belongs" : s.message();
+    return Outcome::kDamage;
   }
   if (offset_ + h.length > end) return Outcome::kEnd;  // beyond the durable limit
   if (!Fill(offset_, h.length)) {
-    return Fail(offset_, fmt::format("truncated record: {} bytes declared, {} present", h.length,
-                                     file_size_ - offset_));
+    *why = fmt::format("truncated record: {} bytes declared, {} present", h.length,
+                                     file_size_ - offset_);
+    return Outcome::kDamage;
   }
   hp = reinterpret_cast<const uint8_t*>(buf_.data()) + (offset_ - buf_start_);
   const uint8_t* payload = hp + kRecordHeaderSize;
   if (crc32c::Value(payload, h.payload_size()) != h.payload_crc) {
-    return Fail(offset_, "payload checksum mismatch");
+    *why = "payload checksum mismatch";
+    return Outcome::kDamage;
   }
   if (h.tid != next_tid_) {
-    return Fail(offset_, fmt::format("TID sequence break: expected {}, found {}", next_tid_, h.tid));
+    *why = fmt::format("TID sequence break: expected {}, found {}", next_tid_, h.tid);
+    return Outcome::kDamage;
   }
   if (ChainNext(chain_, hp + 4) != h.chain) {
-    return Fail(offset_, "chain break: the record does not follow the one before it");
+    *why = "chain break: the record does not follow the one before it";
+    return Outcome::kDamage;
   }
   rec->header = h;
   rec->payload = Bytes(payload, h.payload_size());
@@ -140,6 +147,20 @@ FileReader::Outcome FileReader::Next(RecordRef* rec) {
   chain_ = h.chain;
   next_tid_ = h.tid + 1;
   return Outcome::kRecord;
+}
+
+FileReader::Outcome FileReader::Next(RecordRef* rec) {
+  std::string why;
+  Outcome o = Parse(rec, &why);
+  if (o != Outcome::kDamage) return o;
+  // Bytes after the last valid record may have changed since they were buffered: in a
+  // file still being written, preallocated zeros are overwritten by new records. Read
+  // them again before calling them damage.
+  buf_.clear();
+  buf_start_ = 0;
+  o = Parse(rec, &why);
+  if (o != Outcome::kDamage) return o;
+  return Fail(offset_, std::move(why));
 }
 
 Result<FileSummary> SummarizeFile(Env* env, const std::string& path) {

@@ -346,3 +346,29 @@ TEST_CASE("FailedFlushLeavesTheFileAsItWas") {
 }
 
 }  // namespace tranship::tranlog
+
+namespace tranship::tranlog {
+
+TEST_CASE("AReaderFollowsAFileThatIsStillBeingWritten") {
+  Fixture f;
+  auto w = Writer::CreateFile(f.Options(), Lineage{1, 2}, 1, 1, 0);
+  REQUIRE(w.ok());
+  (*w)->Add(RecordType::kCommit, 0, 1, AsBytes(std::string("first")));
+  REQUIRE((*w)->Flush().ok());
+  (*w)->Preallocate();  // zeros follow the first record
+  auto r = FileReader::Open(f.env, f.Path(1));
+  REQUIRE(r.ok());
+  RecordRef rec;
+  REQUIRE((*r)->Next(&rec) == FileReader::Outcome::kRecord);
+  // The reader has buffered the zeros after the first record; the writer now puts the
+  // second record where they were.
+  CHECK((*r)->Next(&rec) == FileReader::Outcome::kDamage);
+  CHECK((*r)->damage().zero_tail);
+  (*w)->Add(RecordType::kCommit, 0, 2, AsBytes(std::string("second")));
+  REQUIRE((*w)->Flush().ok());
+  REQUIRE((*r)->Next(&rec) == FileReader::Outcome::kRecord);
+  CHECK(AsStringView(rec.payload) == "second");
+  CHECK(rec.header.tid == 2);
+}
+
+}  // namespace tranship::tranlog
