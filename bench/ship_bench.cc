@@ -149,6 +149,11 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
   std::vector<std::string> sargs = {"-P", std::to_string(port), "-A", "127.0.0.1", "-T", history,
                                     "-s", "bench", "--foreground", "-q"};
   sargs.insert(sargs.end(), tls_sender.begin(), tls_sender.end());
+  // The logsender ships a stone's tranlogs; the stone itself need not run (the sender
+  // then serves what is durable on disk), but it must exist.
+  pid_t create = Spawn(o, base + "/primary", "tranship", {"stone", "create", "bench"},
+                       base + "/create.out");
+  waitpid(create, nullptr, 0);
   pid_t sender = Spawn(o, base + "/primary", "startlogsender", sargs, base + "/sender.out");
   uint64_t total = DirBytes(history);
   double cpu0 = CpuSeconds(sender);
@@ -169,6 +174,11 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
       if (DirBytes(fmt::format("{}/standby{}/archive", base, i)) < total) done = false;
     }
     if (done) break;
+    int st;
+    if (waitpid(sender, &st, WNOHANG) == sender) {
+      std::fprintf(stderr, "ship_bench: the logsender exited; see %s/sender.out\n", base.c_str());
+      std::exit(1);
+    }
     usleep(2000);  // polling the archives' sizes; the measured work is in other processes
   }
   double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
@@ -250,6 +260,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("writing %llu MB of tranlog...\n", static_cast<unsigned long long>(o.mb));
   std::string small = o.dir + "/history";
   uint64_t small_records = MakeHistory(small, o.mb);
