@@ -35,11 +35,12 @@ constexpr char kCleanMarker[] = "clean-shutdown";
 constexpr char kLockFile[] = "lock";
 
 struct WorkItem {
-  enum class Kind { kCommit, kCheckpoint, kNewLog, kStop };
+  enum class Kind { kCommit, kCheckpoint, kNewLog, kStop, kSnapshot };
   Kind kind = Kind::kCommit;
   TxnRequest txn;
   Engine::CommitCallback done;                     // kCommit
   std::function<void(Result<uint64_t>)> reply;     // control items
+  std::function<void(Result<StateSnapshot>)> snapshot;  // kSnapshot
 };
 
 void EncodeVarintTo(EVP_MD_CTX* ctx, uint64_t v) {
@@ -75,7 +76,7 @@ class EngineImpl final : public Engine {
     std::promise<Result<uint64_t>> p;
     auto f = p.get_future();
     Enqueue(WorkItem{WorkItem::Kind::kStop, {}, nullptr,
-                     [&p](Result<uint64_t> r) { p.set_value(std::move(r)); }});
+                     [&p](Result<uint64_t> r) { p.set_value(std::move(r)); }, nullptr});
     Result<uint64_t> r = f.get();
     thread_.join();
     JoinCheckpointThread();
@@ -143,6 +144,17 @@ class EngineImpl final : public Engine {
     subs_.erase(id);
   }
 
+  Result<StateSnapshot> SnapshotState() override {
+    std::promise<Result<StateSnapshot>> p;
+    auto f = p.get_future();
+    WorkItem item;
+    item.kind = WorkItem::Kind::kSnapshot;
+    item.snapshot = [&p](Result<StateSnapshot> r) { p.set_value(std::move(r)); };
+    item.reply = [&p](Result<uint64_t> r) { p.set_value(r.status()); };  // refused at stop
+    Enqueue(std::move(item));
+    return f.get();
+  }
+
   Digest ComputeDigest() const override {
     std::shared_lock l(state_mu_);
     Digest d;
@@ -207,7 +219,8 @@ class EngineImpl final : public Engine {
   Result<uint64_t> Control(WorkItem::Kind kind) {
     std::promise<Result<uint64_t>> p;
     auto f = p.get_future();
-    Enqueue(WorkItem{kind, {}, nullptr, [&p](Result<uint64_t> r) { p.set_value(std::move(r)); }});
+    Enqueue(WorkItem{kind, {}, nullptr, [&p](Result<uint64_t> r) { p.set_value(std::move(r)); },
+                     nullptr});
     return f.get();
   }
 
@@ -238,6 +251,7 @@ class EngineImpl final : public Engine {
         switch (item.kind) {
           case WorkItem::Kind::kCheckpoint: item.reply(DoCheckpoint(/*wait=*/true)); break;
           case WorkItem::Kind::kNewLog: item.reply(DoNewLog()); break;
+          case WorkItem::Kind::kSnapshot: item.snapshot(SnapshotNow()); break;
           case WorkItem::Kind::kStop: {
             stop = true;
             auto r = DoCheckpoint(/*wait=*/true);
@@ -397,6 +411,21 @@ class EngineImpl final : public Engine {
     if (!s.ok()) return s;
     TS_LOG_INFO("started tranlog {}", writer_->file_id());
     return writer_->file_id();
+  }
+
+  // Runs between batches (the pending one was just flushed), so no commit is half
+  // applied and the durable end's TID is the state's.
+  Result<StateSnapshot> SnapshotNow() {
+    std::shared_lock l(state_mu_);
+    StateSnapshot s;
+    s.at = durable_end();
+    if (s.at.tid != applied_tid_) {
+      return Status::Busy(fmt::format("the state (TID {}) and the tranlog end (TID {}) "
+                                      "disagree; retry", applied_tid_, s.at.tid));
+    }
+    s.commits_suspended = suspended_;
+    s.state = std::make_shared<const StateMap>(state_);
+    return s;
   }
 
   // Writes a checkpoint record (not in restore mode), copies the state and hands it to

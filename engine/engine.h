@@ -21,6 +21,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "engine/extent.h"
 #include "engine/transaction.h"
 #include "engine/types.h"
 
@@ -47,6 +48,14 @@ struct Digest {
   uint64_t tid = 0;        // the state's last applied TID
   uint64_t keys = 0;
   std::string sha256_hex;  // SHA-256 over the sorted (key, value) pairs
+};
+
+// A copy of the whole state at one TID and where that TID sits in the tranlog history
+// (what a full backup writes).
+struct StateSnapshot {
+  DurableEnd at;  // lineage, position after record `at.tid`, its chain and commit time
+  bool commits_suspended = false;
+  std::shared_ptr<const StateMap> state;
 };
 
 struct TranlogFileInfo {
@@ -113,6 +122,11 @@ class Engine {
   // right away with the current end). It must not block or call back into the engine.
   virtual uint64_t Subscribe(DurableCallback fn) = 0;
   virtual void Unsubscribe(uint64_t id) = 0;
+
+  // Copies the state on the log-writer thread between two batches, so that the copy and
+  // its position describe the same TID; commits go on while the caller uses the copy.
+  // Costs one copy of the state in memory, as a checkpoint does.
+  virtual Result<StateSnapshot> SnapshotState() = 0;
 
   virtual Digest ComputeDigest() const = 0;
   virtual std::vector<TranlogFileInfo> TranlogFiles() const = 0;
