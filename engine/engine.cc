@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "engine/extent.h"
 #include "engine/recovery.h"
+#include "engine/restore_control.h"
 #include "engine/tranlog_writer.h"
 
 namespace tranship {
@@ -35,12 +36,18 @@ constexpr char kCleanMarker[] = "clean-shutdown";
 constexpr char kLockFile[] = "lock";
 
 struct WorkItem {
-  enum class Kind { kCommit, kCheckpoint, kNewLog, kStop, kSnapshot };
+  enum class Kind {
+    kCommit, kCheckpoint, kNewLog, kStop, kSnapshot,
+    kSuspend, kResume, kCommitRestore, kEnterRestore
+  };
   Kind kind = Kind::kCommit;
   TxnRequest txn;
   Engine::CommitCallback done;                     // kCommit
   std::function<void(Result<uint64_t>)> reply;     // control items
   std::function<void(Result<StateSnapshot>)> snapshot;  // kSnapshot
+  uint64_t arg = 0;                                // kCommitRestore: the new file id
+  std::shared_ptr<StateMap> state;                 // kEnterRestore
+  RestoredPosition pos;                            // kEnterRestore
 };
 
 void EncodeVarintTo(EVP_MD_CTX* ctx, uint64_t v) {
@@ -59,11 +66,12 @@ class EngineImpl final : public Engine {
   EngineImpl(const EngineOptions& o, Env* env, std::unique_ptr<FileLock> lock,
              RecoveredState rs)
       : opts_(o), env_(env), lock_(std::move(lock)), state_(std::move(rs.state)),
-        applied_tid_(rs.tid), writer_(std::move(rs.writer)), suspended_(rs.commits_suspended),
-        end_(rs.end) {
+        applied_tid_(rs.tid), restoring_(rs.restoring), restore_(rs.restore),
+        writer_(std::move(rs.writer)), suspended_(rs.commits_suspended), end_(rs.end) {
     last_checkpoint_tid_ = rs.tid;
     last_checkpoint_us_ = NowMicros();
     if (writer_) writer_->Preallocate();
+    restore_control_ = std::make_unique<RestoreControl>(this, env_);
     thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -73,11 +81,10 @@ class EngineImpl final : public Engine {
     std::lock_guard<std::mutex> cl(close_mu_);
     if (closed_) return close_status_;
     closed_ = true;
-    std::promise<Result<uint64_t>> p;
-    auto f = p.get_future();
-    Enqueue(WorkItem{WorkItem::Kind::kStop, {}, nullptr,
-                     [&p](Result<uint64_t> r) { p.set_value(std::move(r)); }, nullptr});
-    Result<uint64_t> r = f.get();
+    // Continuous restore stops after its current batch and stays remembered: a restart
+    // resumes it.
+    restore_control_->Shutdown();
+    Result<uint64_t> r = Control(WorkItem::Kind::kStop);
     thread_.join();
     JoinCheckpointThread();
     close_status_ = r.ok() ? checkpoint_status_ : r.status();
@@ -125,6 +132,57 @@ class EngineImpl final : public Engine {
 
   Result<uint64_t> Checkpoint() override { return Control(WorkItem::Kind::kCheckpoint); }
   Result<uint64_t> StartNewLog() override { return Control(WorkItem::Kind::kNewLog); }
+  Result<uint64_t> SuspendCommits() override { return Control(WorkItem::Kind::kSuspend); }
+  Result<uint64_t> ResumeCommits() override { return Control(WorkItem::Kind::kResume); }
+
+  bool in_restore_mode() const override { return restoring_; }
+
+  RestoreProgress restore_progress() const override {
+    std::shared_lock l(state_mu_);
+    return restore_;
+  }
+
+  Status ApplyRestored(const std::function<void(RestoreApplier&)>& fn) override {
+    std::lock_guard<std::mutex> rl(restore_mu_);
+    if (!restoring_) return NotInRestoreMode();
+    DurableEnd end;
+    {
+      std::unique_lock l(state_mu_);
+      RestoreApplier applier(&restore_, &state_);
+      fn(applier);
+      applied_tid_ = restore_.at.tid;
+      end = restore_.at.AsEnd();
+    }
+    PublishEnd(end);
+    return Status::OK();
+  }
+
+  Status EnterRestoreMode(StateMap state, const RestoredPosition& pos) override {
+    WorkItem item;
+    item.kind = WorkItem::Kind::kEnterRestore;
+    item.state = std::make_shared<StateMap>(std::move(state));
+    item.pos = pos;
+    Result<uint64_t> r = Control(std::move(item));
+    return r.ok() ? Status::OK() : r.status();
+  }
+
+  Result<DurableEnd> CommitRestore(uint64_t file_id) override {
+    WorkItem item;
+    item.kind = WorkItem::Kind::kCommitRestore;
+    item.arg = file_id;
+    Result<uint64_t> r = Control(std::move(item));
+    if (!r.ok()) return r.status();
+    return durable_end();
+  }
+
+  RestoreControl* restore() override { return restore_control_.get(); }
+
+  uint64_t newest_tranlog_id() const override {
+    auto set = tranlog::ListTranlogs(env_, opts_.tranlog_dirs, opts_.tranlog_prefix);
+    return set.ok() ? set->newest() : 0;
+  }
+
+  const EngineOptions& options() const override { return opts_; }
 
   DurableEnd durable_end() const override {
     std::lock_guard<std::mutex> l(end_mu_);
@@ -196,7 +254,7 @@ class EngineImpl final : public Engine {
     }();
     s.last_checkpoint_tid = last_checkpoint_tid_;
     s.last_checkpoint_us = last_checkpoint_us_;
-    s.restore_mode = opts_.restore_mode;
+    s.restore_mode = restoring_;
     s.commits_suspended = suspended_;
     return s;
   }
@@ -217,11 +275,27 @@ class EngineImpl final : public Engine {
   }
 
   Result<uint64_t> Control(WorkItem::Kind kind) {
+    WorkItem item;
+    item.kind = kind;
+    return Control(std::move(item));
+  }
+  Result<uint64_t> Control(WorkItem item) {
     std::promise<Result<uint64_t>> p;
     auto f = p.get_future();
-    Enqueue(WorkItem{kind, {}, nullptr, [&p](Result<uint64_t> r) { p.set_value(std::move(r)); },
-                     nullptr});
+    item.reply = [&p](Result<uint64_t> r) { p.set_value(std::move(r)); };
+    Enqueue(std::move(item));
     return f.get();
+  }
+
+  Status NotInRestoreMode() const {
+    return Status::Busy(fmt::format("The stone '{}' is not in restore mode. To restore into it "
+                                    "restart it with 'startstone {} -R'",
+                                    opts_.stone_name, opts_.stone_name));
+  }
+  Status InRestoreMode() const {
+    return Status::Busy(fmt::format("The stone '{}' is in restore mode; it accepts no commits "
+                                    "until 'tranship admin {} commit-restore'",
+                                    opts_.stone_name, opts_.stone_name));
   }
 
   // ---- the log-writer thread ----
@@ -251,10 +325,16 @@ class EngineImpl final : public Engine {
         switch (item.kind) {
           case WorkItem::Kind::kCheckpoint: item.reply(DoCheckpoint(/*wait=*/true)); break;
           case WorkItem::Kind::kNewLog: item.reply(DoNewLog()); break;
+          case WorkItem::Kind::kSuspend: item.reply(DoSuspend()); break;
+          case WorkItem::Kind::kResume: item.reply(DoResume()); break;
+          case WorkItem::Kind::kCommitRestore: item.reply(DoCommitRestore(item.arg)); break;
+          case WorkItem::Kind::kEnterRestore: item.reply(DoEnterRestore(item)); break;
           case WorkItem::Kind::kSnapshot: item.snapshot(SnapshotNow()); break;
           case WorkItem::Kind::kStop: {
             stop = true;
-            auto r = DoCheckpoint(/*wait=*/true);
+            // A suspended primary stays exactly at its failover checkpoint (its standbys
+            // and a new primary descend from there): nothing to record at the stop.
+            auto r = SuspendedAndIdle() ? Result<uint64_t>(uint64_t{0}) : DoCheckpoint(/*wait=*/true);
             if (writer_) {
               Status c = writer_->Close();
               if (!c.ok() && r.ok()) r = c;
@@ -267,7 +347,7 @@ class EngineImpl final : public Engine {
       }
       items.clear();
       (void)FlushBatch();
-      if (!stop && opts_.checkpoint_interval_s > 0 &&
+      if (!stop && opts_.checkpoint_interval_s > 0 && !SuspendedAndIdle() &&
           NowMicros() - last_checkpoint_us_ >= uint64_t{opts_.checkpoint_interval_s} * 1000000u) {
         (void)DoCheckpoint(/*wait=*/false);
       }
@@ -289,14 +369,22 @@ class EngineImpl final : public Engine {
     return it == state_.end() ? 0 : it->second.version;
   }
 
+  // Whether the state is exactly that of the last checkpoint of a suspended primary.
+  bool SuspendedAndIdle() const {
+    return suspended_ && writer_ && writer_->last_tid() == last_checkpoint_tid_ &&
+           !writer_->HasPending();
+  }
+
   void AddCommit(WorkItem& item) {
-    if (opts_.restore_mode) {
-      item.done(Status::Busy("the stone is in restore mode and accepts no commits"), 0);
+    if (restoring_) {
+      item.done(InRestoreMode(), 0);
       return;
     }
     if (suspended_) {
-      item.done(Status::Busy("commits are suspended for failover; run 'tranship admin NAME "
-                             "resume-commits' to resume them"),
+      item.done(Status::Busy(fmt::format(
+                    "Commits to the stone '{}' are suspended for failover; to accept commits "
+                    "again run 'tranship admin {} resume-commits'",
+                    opts_.stone_name, opts_.stone_name)),
                 0);
       return;
     }
@@ -392,8 +480,10 @@ class EngineImpl final : public Engine {
   }
 
   void PublishEnd() {
-    DurableEnd e{writer_->lineage(), writer_->end(), writer_->last_tid(), writer_->chain(),
-                 writer_->last_timestamp_us()};
+    PublishEnd(DurableEnd{writer_->lineage(), writer_->end(), writer_->last_tid(),
+                          writer_->chain(), writer_->last_timestamp_us()});
+  }
+  void PublishEnd(const DurableEnd& e) {
     {
       std::lock_guard<std::mutex> l(end_mu_);
       if (e == end_) return;
@@ -404,7 +494,11 @@ class EngineImpl final : public Engine {
   }
 
   Result<uint64_t> DoNewLog() {
-    if (!writer_) return Status::Busy("the stone is in restore mode and writes no tranlogs");
+    if (!writer_) {
+      return Status::Busy(fmt::format("The stone '{}' is in restore mode and writes no tranlogs "
+                                      "until 'tranship admin {} commit-restore'",
+                                      opts_.stone_name, opts_.stone_name));
+    }
     Status s = writer_->Rotate(NowMicros());
     SyncAppliedTid();
     PublishEnd();
@@ -418,7 +512,8 @@ class EngineImpl final : public Engine {
   Result<StateSnapshot> SnapshotNow() {
     std::shared_lock l(state_mu_);
     StateSnapshot s;
-    s.at = durable_end();
+    // In restore mode the restored position moves under the state lock held here.
+    s.at = restoring_ ? restore_.at.AsEnd() : durable_end();
     if (s.at.tid != applied_tid_) {
       return Status::Busy(fmt::format("the state (TID {}) and the tranlog end (TID {}) "
                                       "disagree; retry", applied_tid_, s.at.tid));
@@ -430,11 +525,12 @@ class EngineImpl final : public Engine {
 
   // Writes a checkpoint record (not in restore mode), copies the state and hands it to
   // the checkpoint thread. With `wait`, returns the extent write's result.
-  Result<uint64_t> DoCheckpoint(bool wait) {
+  Result<uint64_t> DoCheckpoint(bool wait, uint8_t record_flags = 0) {
     JoinCheckpointThread();
     ExtentHeader h;
+    std::shared_ptr<StateMap> snapshot;
     if (writer_) {
-      writer_->Add(tranlog::RecordType::kCheckpoint, 0, NowMicros(), Bytes());
+      writer_->Add(tranlog::RecordType::kCheckpoint, record_flags, NowMicros(), Bytes());
       Status s = writer_->Flush();
       if (!s.ok()) {
         TS_LOG_ERROR("checkpoint failed: {}", s.ToString());
@@ -447,16 +543,21 @@ class EngineImpl final : public Engine {
       h.replay_from = writer_->end();
       h.chain = writer_->chain();
       h.last_commit_us = writer_->last_timestamp_us();
+      h.flags = suspended_ ? kExtentFlagCommitsSuspended : 0;
+      snapshot = std::make_shared<StateMap>(state_);  // writes happen on this thread only
     } else {
-      DurableEnd e = durable_end();
-      h.lineage = e.lineage;
-      h.tid = e.tid;
-      h.replay_from = e.pos;
-      h.chain = e.chain;
-      h.last_commit_us = e.commit_time_us;
+      // Restore mode: restore batches write the state from another thread; the state and
+      // the restored position are taken together under the lock.
+      std::shared_lock l(state_mu_);
+      const RestoredPosition& at = restore_.at;
+      h.lineage = at.lineage;
+      h.tid = at.tid;
+      h.replay_from = at.pos;
+      h.chain = at.chain;
+      h.last_commit_us = at.commit_time_us;
+      h.flags = kExtentFlagRestoring | (restore_.failover_tid ? kExtentFlagCommitsSuspended : 0);
+      snapshot = std::make_shared<StateMap>(state_);
     }
-    h.flags = suspended_ ? kExtentFlagCommitsSuspended : 0;
-    auto snapshot = std::make_shared<StateMap>(state_);  // writes happen on this thread only
     last_checkpoint_us_ = NowMicros();
     uint64_t tid = h.tid;
     checkpoint_thread_ = std::thread([this, h, snapshot] {
@@ -485,13 +586,113 @@ class EngineImpl final : public Engine {
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   }
 
+  // ---- suspend / resume / commit-restore / enter restore mode (log-writer thread) ----
+
+  Result<uint64_t> DoSuspend() {
+    if (restoring_) return InRestoreMode();
+    if (suspended_) {
+      return Status::AlreadyExists(fmt::format(
+          "Commits to the stone '{}' are already suspended; to resume them run 'tranship admin "
+          "{} resume-commits'",
+          opts_.stone_name, opts_.stone_name));
+    }
+    uint64_t before = writer_->last_tid();
+    suspended_ = true;
+    Result<uint64_t> r = DoCheckpoint(/*wait=*/true, tranlog::kFlagFailover);
+    if (writer_->last_tid() == before) suspended_ = false;  // the record was not written
+    if (r.ok()) TS_LOG_INFO("commits suspended for failover at TID {}", *r);
+    return r;
+  }
+
+  Result<uint64_t> DoResume() {
+    if (restoring_) return InRestoreMode();
+    if (!suspended_) {
+      return Status::InvalidArgument(
+          fmt::format("Commits to the stone '{}' are not suspended", opts_.stone_name));
+    }
+    uint64_t tid = writer_->Add(tranlog::RecordType::kResumeCommits, 0, NowMicros(), Bytes());
+    TRANSHIP_RETURN_IF_ERROR(writer_->Flush());
+    suspended_ = false;
+    SyncAppliedTid();
+    PublishEnd();
+    TS_LOG_INFO("commits resumed at TID {}", tid);
+    return tid;
+  }
+
+  Result<uint64_t> DoCommitRestore(uint64_t file_id) {
+    std::lock_guard<std::mutex> rl(restore_mu_);
+    if (!restoring_) return NotInRestoreMode();
+    RestoredPosition at = restore_progress().at;
+    tranlog::WriterOptions wo{env_, opts_.tranlog_dirs, opts_.tranlog_prefix,
+                              opts_.tranlog_size_bytes};
+    Lineage lineage = Lineage::Random();
+    auto w = tranlog::Writer::CreateFile(wo, lineage, file_id, at.tid + 1, at.chain);
+    if (!w.ok()) return w.status();
+    tranlog::LineageStartPayload ls;
+    ls.lineage = lineage;
+    ls.parent = at.lineage;
+    ls.parent_end = at.pos;
+    ls.parent_tid = at.tid;
+    std::string payload = tranlog::EncodeLineageStart(ls);
+    (*w)->Add(tranlog::RecordType::kLineageStart, 0, NowMicros(), AsBytes(payload));
+    TRANSHIP_RETURN_IF_ERROR((*w)->Flush());
+    writer_ = std::move(*w);
+    restoring_ = false;
+    suspended_ = false;
+    // Commits are accepted only once an extent says so: a crash before it leaves the
+    // stone in restore mode at the same position (the new file holds no commit).
+    Result<uint64_t> r = DoCheckpoint(/*wait=*/true);
+    if (!r.ok()) {
+      (void)writer_->Close();
+      writer_.reset();
+      restoring_ = true;
+      std::unique_lock l(state_mu_);
+      applied_tid_ = at.tid;
+      return r.status();
+    }
+    {
+      std::unique_lock l(state_mu_);
+      restore_.failover_tid = 0;
+    }
+    writer_->Preallocate();
+    TS_LOG_INFO("commit-restore: left restore mode at {}; new lineage {} in tranlog {}",
+                at.ToString(), lineage.ToHex(), file_id);
+    return writer_->last_tid();
+  }
+
+  Result<uint64_t> DoEnterRestore(WorkItem& item) {
+    std::lock_guard<std::mutex> rl(restore_mu_);
+    if (writer_) {
+      Status c = writer_->Close();
+      if (!c.ok()) return c;
+      writer_.reset();
+    }
+    {
+      std::unique_lock l(state_mu_);
+      state_.swap(*item.state);
+      restore_ = RestoreProgress{};
+      restore_.at = item.pos;
+      applied_tid_ = item.pos.tid;
+    }
+    restoring_ = true;
+    suspended_ = false;
+    PublishEnd(item.pos.AsEnd());
+    TS_LOG_INFO("entered restore mode at {}", item.pos.ToString());
+    return DoCheckpoint(/*wait=*/true);
+  }
+
   const EngineOptions opts_;
   Env* const env_;
   std::unique_ptr<FileLock> lock_;
 
   mutable std::shared_mutex state_mu_;
-  StateMap state_;                 // GUARDED_BY(state_mu_); written only by the writer thread
+  StateMap state_;                 // GUARDED_BY(state_mu_); written by the writer thread, or
+                                   // in restore mode by ApplyRestored
   uint64_t applied_tid_;           // GUARDED_BY(state_mu_)
+  std::atomic<bool> restoring_;    // restore mode: no writer_, no commits
+  RestoreProgress restore_;        // GUARDED_BY(state_mu_); meaningful in restore mode
+  std::mutex restore_mu_;          // one ApplyRestored / mode change at a time
+  std::unique_ptr<RestoreControl> restore_control_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -602,7 +803,35 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     TRANSHIP_RETURN_IF_ERROR(env->RemoveFile(marker));
     TRANSHIP_RETURN_IF_ERROR(env->SyncDir(options.extent_dir));
   }
-  return std::unique_ptr<Engine>(new EngineImpl(options, env, std::move(lock), std::move(*rs)));
+  auto engine = std::make_unique<EngineImpl>(options, env, std::move(lock), std::move(*rs));
+  if (engine->in_restore_mode()) {
+    TS_LOG_INFO("restore mode at {}", engine->restore_progress().at.ToString());
+    engine->restore()->ResumeAfterOpen();
+  }
+  return std::unique_ptr<Engine>(std::move(engine));
 }
+
+Status Engine::CreateRestoring(const EngineOptions& options, const StateMap& state,
+                               const RestoredPosition& pos, bool replace) {
+  Env* env = options.env ? options.env : Env::Default();
+  std::unique_ptr<FileLock> lock;
+  TRANSHIP_RETURN_IF_ERROR(LockRepository(env, options, &lock));
+  if (!replace && env->FileExists(JoinPath(options.extent_dir, kExtentFileName))) {
+    return Status::AlreadyExists(options.extent_dir + " already holds a repository");
+  }
+  for (const std::string& d : options.tranlog_dirs) TRANSHIP_RETURN_IF_ERROR(env->CreateDirs(d));
+  ExtentHeader h;
+  h.lineage = pos.lineage;
+  h.tid = pos.tid;
+  h.replay_from = pos.pos;
+  h.chain = pos.chain;
+  h.last_commit_us = pos.commit_time_us;
+  h.flags = kExtentFlagRestoring;
+  TRANSHIP_RETURN_IF_ERROR(WriteExtent(env, options.extent_dir, h, state));
+  // Whatever restore was remembered belonged to the old state.
+  TRANSHIP_RETURN_IF_ERROR(ForgetRestoreMarkers(env, options.extent_dir));
+  return WriteFileAtomic(env, JoinPath(options.extent_dir, kCleanMarker), "clean\n");
+}
+
 
 }  // namespace tranship

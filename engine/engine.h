@@ -22,10 +22,14 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "engine/extent.h"
+#include "engine/extent.h"
+#include "engine/restore_apply.h"
 #include "engine/transaction.h"
 #include "engine/types.h"
 
 namespace tranship {
+
+class RestoreControl;
 
 struct EngineOptions {
   std::string extent_dir;                  // holds extent0.dbf, the lock and the markers
@@ -36,6 +40,7 @@ struct EngineOptions {
   uint32_t checkpoint_interval_s = 300;        // 0: only explicit and clean-stop checkpoints
   bool restore_mode = false;                   // no writes accepted (startstone -R)
   Env* env = nullptr;                          // nullptr: Env::Default()
+  std::string stone_name = "the stone";        // named in operator messages
 };
 
 struct ReadResult {
@@ -127,6 +132,46 @@ class Engine {
   // its position describe the same TID; commits go on while the caller uses the copy.
   // Costs one copy of the state in memory, as a checkpoint does.
   virtual Result<StateSnapshot> SnapshotState() = 0;
+
+  // ---- Restore mode and failover (docs/standby.md) ----
+  //
+  // A stone is a primary (commits accepted unless suspended) or in restore mode (its
+  // extent has kExtentFlagRestoring, or it was opened with restore_mode): it writes no
+  // tranlogs, serves reads, and its state is "the history up to restored_position()"
+  // of some primary. Restored records come in through ApplyRestored; CommitRestore
+  // turns the stone into a primary under a new lineage.
+
+  // Writes an extent in restore mode for an offline repository (e.g. seeded from a
+  // backup): `state` is the whole state at `pos`. The extent directory must hold no
+  // extent yet, or `replace` must be set. The next Open comes up in restore mode at
+  // `pos`, replaying none of the stone's own tranlogs.
+  static Status CreateRestoring(const EngineOptions& options, const StateMap& state,
+                                const RestoredPosition& pos, bool replace);
+
+  virtual bool in_restore_mode() const = 0;
+  // In restore mode: the restored history's end (durable_end() reports the same).
+  virtual RestoreProgress restore_progress() const = 0;
+  // Restore mode only (Busy otherwise). Runs `fn` with the state locked for writing;
+  // `fn` calls applier.Apply for each record it has. Readers wait meanwhile: keep a
+  // batch to about a thousand records. One caller at a time (RestoreControl sees to it).
+  virtual Status ApplyRestored(const std::function<void(RestoreApplier& applier)>& fn) = 0;
+  // Replaces the state and position of a running stone and puts it in restore mode
+  // (restore-from-backup), checkpointing at once. Busy while a restore runs.
+  virtual Status EnterRestoreMode(StateMap state, const RestoredPosition& pos) = 0;
+  // Leaves restore mode: creates own tranlog `file_id` (above every archived and own id)
+  // whose header continues the restored history (first TID t+1, start chain = chain at
+  // t), writes a lineage-start record of a new lineage (parent: the restored lineage,
+  // end and TID), checkpoints, and accepts commits. Returns the new durable end.
+  virtual Result<DurableEnd> CommitRestore(uint64_t file_id) = 0;
+  // Primary only: refuses new commits and writes a checkpoint record marked failover;
+  // survives restarts until ResumeCommits. Both return the TID of the record written.
+  virtual Result<uint64_t> SuspendCommits() = 0;
+  virtual Result<uint64_t> ResumeCommits() = 0;
+  // Archive replay, continuous restore, restore-status, commit-restore checks.
+  virtual RestoreControl* restore() = 0;
+  // Newest own tranlog file id (0 if none).
+  virtual uint64_t newest_tranlog_id() const = 0;
+  virtual const EngineOptions& options() const = 0;
 
   virtual Digest ComputeDigest() const = 0;
   virtual std::vector<TranlogFileInfo> TranlogFiles() const = 0;

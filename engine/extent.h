@@ -32,7 +32,12 @@ struct ExtentHeader {
   uint64_t created_us = 0;
 };
 
+// On a primary: commits are suspended (suspend-commits). In restore mode: the restored
+// history ends suspended (a failover checkpoint with no resume-commits after it).
 inline constexpr uint64_t kExtentFlagCommitsSuspended = 1;
+// The stone is in restore mode: `replay_from` is the restored position in the archive
+// numbering, and recovery replays none of the stone's own tranlogs.
+inline constexpr uint64_t kExtentFlagRestoring = 2;
 
 inline constexpr char kExtentFileName[] = "extent0.dbf";
 

@@ -75,6 +75,17 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
     rs.commits_suspended = (eh.flags & kExtentFlagCommitsSuspended) != 0;
     from = eh.replay_from;
     chain = eh.chain;
+    if (eh.flags & kExtentFlagRestoring) {
+      // The position is in the archive numbering: the stone's own tranlogs are not part
+      // of the restored history.
+      rs.restoring = true;
+      rs.commits_suspended = false;
+      rs.restore.at = RestoredPosition{eh.lineage, eh.replay_from, eh.tid, eh.chain,
+                                       eh.last_commit_us};
+      rs.restore.failover_tid = (eh.flags & kExtentFlagCommitsSuspended) ? eh.tid : 0;
+      rs.end = rs.restore.at.AsEnd();
+      return rs;
+    }
   }
 
   // 2. The files.
@@ -200,8 +211,15 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
     rs.writer = std::move(*w);
     rs.end = DurableEnd{rs.lineage, rs.writer->end(), rs.tid, chain, rs.last_commit_us};
   } else {
-    rs.end = DurableEnd{rs.lineage, Position{last_header.file_id, end_offset}, rs.tid, chain,
-                        rs.last_commit_us};
+    // startstone -R on a primary: restore mode at its own durable end, which is in the
+    // numbering of its own files (the archive numbering of its standbys).
+    Position at = ends_with_switch ? Position{last_header.file_id + 1, tranlog::kFileHeaderSize}
+                                   : Position{last_header.file_id, end_offset};
+    rs.restoring = true;
+    rs.restore.at = RestoredPosition{rs.lineage, at, rs.tid, chain, rs.last_commit_us};
+    rs.restore.failover_tid = rs.commits_suspended ? rs.tid : 0;
+    rs.commits_suspended = false;
+    rs.end = rs.restore.at.AsEnd();
   }
   return rs;
 }

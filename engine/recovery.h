@@ -9,6 +9,11 @@
 //    is cut. Damage anywhere else stops recovery with the file and offset.
 // 5. Leave a Writer positioned at the end, ready to append (creating the next file when
 //    the newest one ends with a log switch or its header never made it to disk).
+//
+// Restore mode: an extent with kExtentFlagRestoring is loaded and nothing is replayed
+// (its replay-from is the restored position in the archive numbering); a primary opened
+// with restore_mode (startstone -R) replays its own tranlogs and is then in restore mode
+// at its own durable end. Neither gets a Writer.
 
 #include <cstdint>
 #include <memory>
@@ -18,6 +23,7 @@
 #include "base/status.h"
 #include "engine/engine.h"
 #include "engine/extent.h"
+#include "engine/restore_apply.h"
 #include "engine/tranlog_reader.h"
 #include "engine/tranlog_writer.h"
 
@@ -35,6 +41,8 @@ struct RecoveredState {
   uint64_t torn_bytes_cut = 0;
   bool had_extent = false;
   uint64_t extent_tid = 0;       // TID the extent was taken at
+  bool restoring = false;        // restore mode; `restore` holds the restored position
+  RestoreProgress restore;
 };
 
 Result<RecoveredState> Recover(const EngineOptions& options, Env* env);

@@ -1,0 +1,116 @@
+#pragma once
+// The restore verbs of a stone (docs/standby.md): archive replay, continuous restore,
+// restore-status and the checks before commit-restore. Owned by the engine; the admin
+// verbs (engine/stone_admin.cc) call it, and the stone server wakes continuous restore
+// when a logreceiver reports new archive records.
+//
+// What a stone remembers, in its extent directory, next to the extent:
+//   continuous-restore  the archive directories and prefix while continuous restore is
+//                       on: a restarted stone resumes it;
+//   restore-source      the archive directories and prefix of the last restore (the ids
+//                       commit-restore must stay above);
+//   restore-gap         the missing tranlog, after a restore stopped at a gap, until a
+//                       later restore continues past it.
+//
+// Thread-safety: every method may be called from any thread; the verbs run one at a
+// time.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "engine/restore_archive.h"
+#include "engine/restore_continuous.h"
+
+namespace tranship {
+
+inline constexpr char kContinuousRestoreMarker[] = "continuous-restore";
+inline constexpr char kRestoreSourceMarker[] = "restore-source";
+inline constexpr char kRestoreGapMarker[] = "restore-gap";
+// Removes the three files above (a new state was loaded, or restore mode ended).
+Status ForgetRestoreMarkers(Env* env, const std::string& extent_dir);
+
+struct RestoreStatus {
+  std::string mode;           // "primary", "commits suspended", "restore mode",
+                              // "continuous restore"
+  bool restore_mode = false;
+  bool continuous = false;    // the continuous restore thread runs
+  RestoreProgress progress;   // restored position (restore mode)
+  ArchiveSource source;       // of the last restore; empty if none
+  std::string stop_reason;    // why the last restore stopped; "" if none did
+  std::string gap;            // the missing tranlog after a gap; "" if none
+  std::string last_run;       // summary of the last restore-from-* run
+  bool lag_known = false;     // the newest complete archived record is known
+  DurableEnd archive_end;     // ... and is this one
+  uint64_t lag_bytes = 0;
+  uint64_t lag_us = 0;
+  uint64_t applied = 0;       // records applied since the stone started
+};
+
+class Engine;
+
+class RestoreControl {
+ public:
+  RestoreControl(Engine* engine, Env* env);
+  ~RestoreControl();
+
+  // restore-from-archive-logs DIR... [--to-end-of-log N] [--prefix P]: replays until it
+  // stops; returns a summary paragraph. A gap, fork or damage is an error whose one-line
+  // message says what was applied, where it stopped and what to do.
+  Result<std::string> FromArchive(const std::vector<std::string>& dirs,
+                                  const std::optional<std::string>& prefix,
+                                  uint64_t to_end_of_log);
+  // restore-from-current-logs: the same over the stone's own tranlog directories.
+  Result<std::string> FromCurrentLogs();
+  Result<std::string> StartContinuous(const std::vector<std::string>& dirs,
+                                      const std::optional<std::string>& prefix);
+  Result<std::string> StopContinuous();
+  // Checks (continuous restore, logreceivers logged in, a gap) and leaves restore mode.
+  Result<std::string> CommitRestore(bool accept_gap, uint32_t logreceivers_logged_in);
+
+  RestoreStatus GetStatus();
+  // An archive notify: wakes continuous restore. Never blocks for long (loop thread).
+  void NotifyArchive(const DurableEnd& archive_end);
+
+  // Engine::Open: resume continuous restore if it was on.
+  void ResumeAfterOpen();
+  // Engine::Close: end continuous restore after its current batch, keeping it remembered.
+  void Shutdown();
+
+ private:
+  Result<ArchiveSource> SourceFor(const std::vector<std::string>& dirs,
+                                  const std::optional<std::string>& prefix,
+                                  std::string* prefix_note);
+  Result<std::string> Replay(ArchiveSource source, uint64_t to_end_of_log,
+                             const std::string& prefix_note);
+  Status StartContinuousLocked(const ArchiveSource& source);
+  void OnContinuousEnd(const ContinuousState& end);
+  void SetGap(const std::string& missing);
+  std::string Path(const char* marker) const;
+  std::string StoneName() const;
+
+  Engine* engine_;
+  Env* env_;
+  std::mutex op_mu_;               // one verb at a time
+  mutable std::mutex mu_;          // the fields below
+  std::unique_ptr<ContinuousRestore> continuous_;
+  bool shut_down_ = false;
+  ArchiveSource source_;
+  std::string stop_reason_;
+  std::string gap_;
+  std::string last_run_;
+  DurableEnd notified_end_;
+  bool have_notified_end_ = false;
+};
+
+// Text and JSON forms of restore-status.
+std::string FormatRestoreStatus(const RestoreStatus& s, const std::string& stone_name);
+std::string FormatRestoreStatusJson(const RestoreStatus& s, const std::string& stone_name);
+
+}  // namespace tranship
