@@ -4,11 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "engine/backup_admin.h"
+
 #include <algorithm>
 
 namespace tranship {
 
-const char* const kAdminVerbs = "checkpoint, start-new-log, file-size-report, digest";
+const char* const kAdminVerbs =
+    "checkpoint, start-new-log, file-size-report, digest, full-backup FILE, "
+    "restore-from-backup FILE, backup-status";
 
 namespace {
 
@@ -74,6 +78,7 @@ Result<std::string> RunAdminVerb(Engine* engine, const AdminContext& ctx, std::s
     // The hash stays the last word so scripts can compare `awk '{print $NF}'`.
     return fmt::format("tid {} keys {} sha256 {}", d.tid, d.keys, d.sha256_hex);
   }
+  if (IsBackupVerb(verb)) return RunBackupVerb(engine, ctx, verb, args);
   return Status::InvalidArgument(fmt::format("unknown admin verb '{}' for stone '{}'; valid verbs: {}",
                                              verb, ctx.stone_name, kAdminVerbs));
 }

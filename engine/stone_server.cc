@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <mutex>
@@ -54,6 +55,7 @@ class StoneServer::Impl : public ConnectionHost {
       : engine_(engine), options_(std::move(options)) {
     admin_ctx_.stone_name = options_.name;
     admin_ctx_.extent_dir = options_.extent_dir;
+    admin_ctx_.logreceivers = [this] { return logreceivers_.load(); };
   }
 
   Status Run(const std::function<void()>& on_listening);
@@ -123,7 +125,8 @@ class StoneServer::Impl : public ConnectionHost {
   bool finished_ = false;  // async closed, connections shutting down
   Status stop_reason_;
   DurableEnd loop_end_;
-  uint32_t logreceivers_ = 0;  // open connections that said hello as a logreceiver
+  // Open connections that said hello as a logreceiver; read by admin verbs off the loop.
+  std::atomic<uint32_t> logreceivers_{0};
   DurableEnd archive_end_;     // the newest archive end a logreceiver reported
   uint64_t subscription_ = 0;
   bool subscribed_to_engine_ = false;
@@ -266,7 +269,7 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
         c->set_logreceiver();
         logreceivers_++;
         TS_LOG_INFO("a logreceiver logged in (connection {}; {} logged in)", c->id(),
-                    logreceivers_);
+                    logreceivers_.load());
       }
       cp::EncodeHelloReply(out, f.request_id, {cp::kProtocolVersion, TRANSHIP_VERSION, options_.name});
       return Status::OK();
@@ -451,7 +454,7 @@ void StoneServer::Impl::OnConnectionClosing(Connection* c) {
   if (c->logreceiver()) {
     logreceivers_--;
     TS_LOG_INFO("a logreceiver logged out (connection {}; {} logged in)", c->id(),
-                logreceivers_);
+                logreceivers_.load());
   }
   if (c->subscribed()) {
     std::erase(subscribers_, c);
