@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/backup_commands.h"
 #include "cli/commands.h"
 #include "cli/connect.h"
 
@@ -45,9 +46,12 @@ Status DelCommand(Context& ctx, const Args& args) {
 
 Status AdminCommand(Context& ctx, const Args& args) {
   const std::string& name = args.positional[0];
+  std::vector<std::string> verb_args(args.positional.begin() + 2, args.positional.end());
+  if (IsBackupAdminCommand(args.positional[1])) {
+    return BackupAdminCommand(ctx, name, args.positional[1], std::move(verb_args));
+  }
   Result<std::unique_ptr<StoneClient>> client = ConnectStone(ctx.home, name);
   if (!client.ok()) return client.status();
-  std::vector<std::string> verb_args(args.positional.begin() + 2, args.positional.end());
   Result<std::string> text = (*client)->Admin(args.positional[1], verb_args);
   if (!text.ok()) return text.status();
   std::string out = *text;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/env.h"
+#include "cli/backup_commands.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/daemon.h"
@@ -19,11 +20,6 @@ namespace tranship::cli {
 Status StoneCreate(Context& ctx, const Args& args) {
   const std::string& name = args.positional[0];
   TRANSHIP_RETURN_IF_ERROR(ValidateStoneName(name));
-  if (args.Has("--from-backup")) {
-    return Status::NotSupported(
-        "'tranship stone create --from-backup' is not available in this version of tranship. "
-        "To fix this create the stone without --from-backup.");
-  }
   const Home& home = ctx.home;
   TRANSHIP_RETURN_IF_ERROR(home.EnsureLayout());
   TRANSHIP_RETURN_IF_ERROR(home.CheckSocketPath(name));
@@ -44,14 +40,29 @@ Status StoneCreate(Context& ctx, const Args& args) {
   for (const std::string& dir : {options.extent_dir, options.tranlog_dirs[0]}) {
     TRANSHIP_RETURN_IF_ERROR(env->CreateDirs(dir));
   }
-  Status created = Engine::Create(options);
+  // From a backup: an extent in restore mode at the backup's position, no tranlogs.
+  Status created;
+  std::string seeded;
+  if (args.Has("--from-backup")) {
+    Result<std::string> r = SeedFromBackup(options, args.Value("--from-backup"));
+    created = r.status();
+    if (r.ok()) seeded = *r;
+  } else {
+    created = Engine::Create(options);
+  }
   if (!created.ok()) {
     (void)RemoveTree(home.DataDir(name));
+    if (args.Has("--from-backup")) return created;  // one line naming the file already
     return Status::IOError(
         fmt::format("Cannot create the stone '{}': {}", name, created.message()));
   }
   // The configuration is written last: a stone exists once its .conf does.
   TRANSHIP_RETURN_IF_ERROR(WriteFileAtomic(env, home.ConfPath(name), FormatConfig(config)));
+  if (args.Has("--from-backup")) {
+    fmt::print("Created the stone '{}' ({}) {}. Start it with 'startstone {}'; it comes up in "
+               "restore mode.\n", name, home.ConfPath(name), seeded, name);
+    return Status::OK();
+  }
   fmt::print("Created the stone '{}' ({}). Start it with 'startstone {}'.\n", name,
              home.ConfPath(name), name);
   return Status::OK();
