@@ -49,7 +49,7 @@ const Command kCommands[] = {
      {"tranship del NAME KEY", 2, 2, {}, {}}, DelCommand},
     {"load", "commit transactions read from stdin ('put K V', 'del K', 'commit')",
      {"tranship load NAME < FILE", 1, 1, {}, {}}, LoadCommand},
-    {"admin", "run an admin verb: checkpoint, start-new-log, file-size-report, digest, ...",
+    {"admin", "run an admin verb on a stone ('tranship help admin' lists the verbs)",
      {"tranship admin NAME VERB [ARGS...]", 2, 64, {}, {}, 2}, AdminCommand},
     {"tranlog info", "summarize one tranlog file; alias copydbf -i FILE",
      {"tranship tranlog info FILE", 1, 1, {}, {}}, TranlogInfo},
@@ -97,6 +97,18 @@ const Command kCommands[] = {
      LogreceiverServe, true},
 };
 
+// The verbs a stone serves (engine/stone_admin.h, engine/restore_admin.h, docs/standby.md).
+constexpr std::string_view kAdminVerbHelp =
+    "\nVerbs:\n"
+    "  checkpoint | start-new-log | file-size-report | digest\n"
+    "  suspend-commits | resume-commits                  planned failover on a primary\n"
+    "  restore-from-archive-logs DIR... [--to-end-of-log N] [--prefix P]\n"
+    "  restore-from-current-logs\n"
+    "  continuous-restore DIR... [--prefix P] | stop-continuous-restore\n"
+    "  restore-status [--json]\n"
+    "  commit-restore [--accept-gap]                     leave restore mode: a new lineage\n"
+    "  full-backup FILE | restore-from-backup FILE | backup-status\n";
+
 std::vector<std::string_view> Words(std::string_view name) {
   std::vector<std::string_view> words;
   while (!name.empty()) {
@@ -139,6 +151,7 @@ bool PrintHelp(std::string_view topic) {
   for (const Command& c : kCommands) {
     if (MatchesTopic(c, topic)) fmt::print("  {:<56} {}\n", c.spec.usage, c.summary);
   }
+  if (topic == "admin") fmt::print("{}", kAdminVerbHelp);
   if (topic.empty()) {
     fmt::print(
         "\nAliases: startstone NAME [-R], stopstone NAME, copydbf -i FILE.\n"

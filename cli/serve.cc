@@ -41,6 +41,7 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
               restore_mode ? ", restore mode (-R)" : "");
   EngineOptions options = home.EngineOptionsFor(name, *config);
   options.restore_mode = restore_mode;
+  options.stone_name = name;
   uint64_t open_start = MonotonicNanos();
   Result<std::unique_ptr<Engine>> engine = Engine::Open(options);
   if (!engine.ok()) return cannot_start(engine.status());
@@ -66,7 +67,9 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
     d.owner = CurrentUser();
     d.started_us = NowMicros();
     d.port = socket;
-    if (restore_mode) d.mode = "restore";
+    // Restore mode comes from -R or from the extent (restore mode lasts until
+    // commit-restore): a restart of this stone must keep it.
+    if ((*engine)->in_restore_mode()) d.mode = "restore";
     Status s = WritePidFile(pidfile, d);
     if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", pidfile, s.ToString());
     listening = true;

@@ -31,6 +31,10 @@ struct StoneInfo {
   uint32_t logreceivers = 0;   // client connections that said hello as "logreceiver"
   // The newest archive end a logreceiver reported (archive notify); zero if none yet.
   DurableEnd archive_end;
+  // Restore mode: the end of the restored history (lineage, position in the archive
+  // numbering, TID, chain, commit time); zero on a primary.
+  DurableEnd restored;
+  uint8_t restore_flags = 0;   // kInfoRestore* (engine/restore_control.h)
 };
 
 class StoneClient {

@@ -430,6 +430,8 @@ void EncodeInfoReply(std::string* dst, uint32_t id, const StoneInfo& info) {
   PutLengthPrefixed(dst, s.last_error);
   PutFixed32(dst, info.logreceivers);
   PutDurableEnd(dst, info.archive_end);
+  PutDurableEnd(dst, info.restored);
+  dst->push_back(static_cast<char>(info.restore_flags));
   EndFrame(dst, f);
 }
 
@@ -446,7 +448,9 @@ Status DecodeInfoReply(std::string_view body, StoneInfo* out) {  // mirrors Enco
       !d.GetFixed64(&s.tranlog_bytes) || !d.GetFixed64(&s.keys) ||
       !d.GetFixed64(&s.last_checkpoint_tid) || !d.GetFixed64(&s.last_checkpoint_us) ||
       !d.GetU8(&flags) || flags > 3 || !GetString(&d, &s.last_error) ||
-      !d.GetFixed32(&out->logreceivers) || !GetDurableEnd(&d, &out->archive_end) || !d.done()) {
+      !d.GetFixed32(&out->logreceivers) || !GetDurableEnd(&d, &out->archive_end) ||
+      !GetDurableEnd(&d, &out->restored) || !d.GetU8(&out->restore_flags) ||
+      out->restore_flags > 7 || !d.done()) {
     return Malformed("info reply");
   }
   s.restore_mode = (flags & 1) != 0;

@@ -27,7 +27,8 @@ namespace client_protocol {
 
 constexpr uint32_t kMagic = 0x50485354;  // "TSHP" read as little-endian bytes
 // 2: archive notify (0x07) and the logreceiver fields of the info reply.
-constexpr uint16_t kProtocolVersion = 2;
+// 3: the restore fields of the info reply (restored position, restore flags).
+constexpr uint16_t kProtocolVersion = 3;
 constexpr size_t kFrameHeaderSize = 4 + 1 + 4;
 // Largest body either side accepts. A frame announcing more closes the connection
 // before a byte of it is buffered: memory stays bounded whatever a peer sends.

@@ -402,6 +402,14 @@ void RestoreControl::Shutdown() {
   }
 }
 
+uint8_t RestoreControl::InfoFlags() const {
+  std::lock_guard<std::mutex> l(mu_);
+  uint8_t f = 0;
+  if (continuous_ && continuous_->state().running) f |= kInfoRestoreContinuous;
+  if (!gap_.empty()) f |= kInfoRestoreGap;
+  return f;
+}
+
 RestoreStatus RestoreControl::GetStatus() {
   RestoreStatus s;
   s.restore_mode = engine_->in_restore_mode();

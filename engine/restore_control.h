@@ -30,6 +30,11 @@
 
 namespace tranship {
 
+// StoneInfo::restore_flags bits.
+inline constexpr uint8_t kInfoRestoreContinuous = 1;  // continuous restore runs
+inline constexpr uint8_t kInfoRestoreFailover = 2;    // history ends at a failover checkpoint
+inline constexpr uint8_t kInfoRestoreGap = 4;         // the last restore stopped at a gap
+
 inline constexpr char kContinuousRestoreMarker[] = "continuous-restore";
 inline constexpr char kRestoreSourceMarker[] = "restore-source";
 inline constexpr char kRestoreGapMarker[] = "restore-gap";
@@ -75,6 +80,8 @@ class RestoreControl {
   Result<std::string> CommitRestore(bool accept_gap, uint32_t logreceivers_logged_in);
 
   RestoreStatus GetStatus();
+  // Cheap (no file access), for the info request: kInfoRestore* bits.
+  uint8_t InfoFlags() const;
   // An archive notify: wakes continuous restore. Never blocks for long (loop thread).
   void NotifyArchive(const DurableEnd& archive_end);
 

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/restore_admin.h"
+
 #include "engine/backup_admin.h"
 
 #include <algorithm>
@@ -79,8 +81,9 @@ Result<std::string> RunAdminVerb(Engine* engine, const AdminContext& ctx, std::s
     return fmt::format("tid {} keys {} sha256 {}", d.tid, d.keys, d.sha256_hex);
   }
   if (IsBackupVerb(verb)) return RunBackupVerb(engine, ctx, verb, args);
-  return Status::InvalidArgument(fmt::format("unknown admin verb '{}' for stone '{}'; valid verbs: {}",
-                                             verb, ctx.stone_name, kAdminVerbs));
+  if (IsRestoreVerb(verb)) return RunRestoreVerb(engine, ctx, verb, args);
+  return Status::InvalidArgument(fmt::format("unknown admin verb '{}' for stone '{}'; valid verbs: {}, {}",
+                                             verb, ctx.stone_name, kAdminVerbs, kRestoreAdminVerbs));
 }
 
 }  // namespace tranship

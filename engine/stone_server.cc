@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/client_protocol.h"
+#include "engine/restore_control.h"
 #include "engine/stone_admin.h"
 #include "engine/stone_server_conn.h"
 #include "engine/unix_socket.h"
@@ -309,8 +310,9 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
     case cp::MsgType::kArchiveNotify: {
       DurableEnd end;
       TRANSHIP_RETURN_IF_ERROR(cp::DecodeArchiveNotify(f.body, &end));
-      // Kept for info now; continuous restore will replay up to it.
+      // A hint: continuous restore reads the archive files themselves.
       archive_end_ = end;
+      engine_->restore()->NotifyArchive(end);
       TS_LOG_DEBUG("archive end reported by connection {}: {} TID {}", c->id(),
                    end.pos.ToString(), end.tid);
       cp::EncodeArchiveNotifyReply(out, f.request_id);
@@ -479,9 +481,16 @@ StoneInfo StoneServer::Impl::MakeInfo() const {
   info.stats = engine_->stats();
   info.logreceivers = logreceivers_;
   info.archive_end = archive_end_;
-  info.state = info.stats.restore_mode        ? "restore mode"
-               : info.stats.commits_suspended ? "commits suspended"
-                                              : "running";
+  if (engine_->in_restore_mode()) {
+    RestoreProgress p = engine_->restore_progress();
+    info.restored = p.at.AsEnd();
+    info.restore_flags = engine_->restore()->InfoFlags();
+    if (p.failover_tid != 0) info.restore_flags |= kInfoRestoreFailover;
+  }
+  info.state = (info.restore_flags & kInfoRestoreContinuous) ? "continuous restore"
+               : info.stats.restore_mode                     ? "restore mode"
+               : info.stats.commits_suspended                ? "commits suspended"
+                                                             : "running";
   return info;
 }
 
