@@ -24,6 +24,7 @@ struct LogSender::BuildJob {
   Boundary from;
   DurableEnd end;
   uint32_t target = 0;
+  int level = kStreamingZstdLevel;
   FileSource source;
   Result<std::optional<BuiltFrame>> result = Status::Aborted("not built");
 };
@@ -261,17 +262,19 @@ void LogSender::StartBuild(ReceiverSession* s) {
   job->from = at;
   job->end = end_;
   job->target = opts_.frame_target;
+  job->level = s->state() == ReceiverState::kCatchUp ? kCatchUpZstdLevel : kStreamingZstdLevel;
   job->source = std::move(*s->source());
   building_.insert(at.pos);
   jobs_in_flight_++;
   int rc = uv_queue_work(
       loop_, &job->req,
       [](uv_work_t* req) {
-        // One zstd context per pool thread, kept for the life of the process.
-        thread_local wire::Compressor compressor(1);
+        // One zstd context per level and pool thread, kept for the life of the process.
+        thread_local wire::Compressor streaming(kStreamingZstdLevel);
+        thread_local wire::Compressor catch_up(kCatchUpZstdLevel);
         auto* j = static_cast<BuildJob*>(req->data);
-        j->result =
-            BuildFrame(j->env, j->path, j->from, j->end, j->target, &compressor, &j->source);
+        wire::Compressor* c = j->level == kCatchUpZstdLevel ? &catch_up : &streaming;
+        j->result = BuildFrame(j->env, j->path, j->from, j->end, j->target, c, &j->source);
       },
       [](uv_work_t* req, int) {
         auto* j = static_cast<BuildJob*>(req->data);
@@ -279,7 +282,7 @@ void LogSender::StartBuild(ReceiverSession* s) {
       });
   if (rc != 0) {
     // Only fails for bad arguments; build inline rather than stall.
-    wire::Compressor compressor(1);
+    wire::Compressor compressor(job->level);
     job->result = BuildFrame(job->env, job->path, job->from, job->end, job->target, &compressor,
                              &job->source);
     FinishBuild(job);
