@@ -88,6 +88,15 @@ ArchiveReplayer::Step ArchiveReplayer::Open(const RestoredPosition& at) {
                             path, h.lineage.ToHex(), at.tid, h.start_chain, at.lineage.ToHex(),
                             at.tid, at.chain));
   }
+  if (h.first_tid <= at.tid && h.lineage != at.lineage) {
+    // Every record of a file is of its header's lineage: this file cannot hold the
+    // stone's record at TID t.
+    return Stop(ReplayStop::kFork,
+                fmt::format("fork in time: {} holds TIDs from {} of lineage {}, but the stone "
+                            "holds lineage {} at TID {} ({})",
+                            path, h.first_tid, h.lineage.ToHex(), at.lineage.ToHex(), at.tid,
+                            at.pos.ToString()));
+  }
   reader_ = std::move(*r);
   reader_file_id_ = id;
   min_next_file_ = 0;
@@ -145,6 +154,10 @@ ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
       return Step::kProgress;
     case Ended::kBad:
       if (bad == ApplyVerdict::kGap) missing_ = "records before " + bad_why;
+      if (bad == ApplyVerdict::kFork) {
+        bad_why += fmt::format("; {} is of lineage {}", reader_->path(),
+                               reader_->header().lineage.ToHex());
+      }
       return Stop(bad == ApplyVerdict::kFork  ? ReplayStop::kFork
                   : bad == ApplyVerdict::kGap ? ReplayStop::kGap
                                               : ReplayStop::kDamage,

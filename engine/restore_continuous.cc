@@ -101,12 +101,16 @@ void ContinuousRestore::Run() {
                  [&] { return woken_ || stop_finish_ || stop_now_; });
     woken_ = false;
   }
-  std::unique_lock<std::mutex> l(mu_);
-  state_.running = false;
-  end = state_;
-  l.unlock();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    end = state_;
+    end.running = false;
+  }
   TS_LOG_INFO("continuous restore ended: {}", end.why);
+  // Before `running` turns false: whoever sees it ended also sees what on_end_ recorded.
   if (on_end_) on_end_(end);
+  std::lock_guard<std::mutex> l(mu_);
+  state_.running = false;
 }
 
 }  // namespace tranship

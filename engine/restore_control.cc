@@ -453,6 +453,11 @@ RestoreStatus RestoreControl::GetStatus() {
         newest = DurableEnd{sum->header.lineage, Position{sum->header.file_id, sum->end_offset},
                             sum->last_tid, sum->last_chain, sum->last_time_us};
         s.lag_known = true;
+      } else if (sum.ok() && sum->header.first_tid > 0) {
+        // A file just started: the newest record is the one before its first.
+        newest = DurableEnd{sum->header.lineage, Position{sum->header.file_id, sum->end_offset},
+                            sum->header.first_tid - 1, sum->header.start_chain, 0};
+        s.lag_known = true;
       }
     }
   }
