@@ -180,11 +180,30 @@ Status Archive::Append(uint64_t file_id, uint64_t offset, std::string_view raw,
 }
 
 Status Archive::Sync() {
-  if (file_ && (unsynced_bytes_ > 0 || created_unsynced_)) TRANSHIP_RETURN_IF_ERROR(file_->Sync());
-  if (dir_dirty_) {
-    TRANSHIP_RETURN_IF_ERROR(env_->SyncDir(dir_));
-    dir_dirty_ = false;
+  SyncJob job = BeginSync();
+  RunSync(&job);
+  return EndSync(job);
+}
+
+Archive::SyncJob Archive::BeginSync() {
+  SyncJob job;
+  job.env = env_;
+  if (file_ && (unsynced_bytes_ > 0 || created_unsynced_)) job.file = file_.get();
+  if (dir_dirty_) job.dir = dir_;
+  return job;
+}
+
+void Archive::RunSync(SyncJob* job) {
+  if (job->file != nullptr) {
+    job->result = job->file->Sync();
+    if (!job->result.ok()) return;
   }
+  if (!job->dir.empty()) job->result = job->env->SyncDir(job->dir);
+}
+
+Status Archive::EndSync(const SyncJob& job) {
+  TRANSHIP_RETURN_IF_ERROR(job.result);
+  if (!job.dir.empty()) dir_dirty_ = false;
   created_unsynced_ = false;
   if (file_) file_durable_size_ = file_->Size();
   unsynced_bytes_ = 0;

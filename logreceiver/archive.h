@@ -44,6 +44,22 @@ class Archive {
                 const StreamEnd& after);
   // Makes everything appended durable. On failure call CutBack().
   Status Sync();
+
+  // Sync() in three steps, so that the fdatasync can run on another thread while this
+  // one goes on receiving and checking (the disk writes while the CPU works):
+  //   SyncJob job = BeginSync();  // this thread: what to sync
+  //   RunSync(&job);              // any thread: fdatasync, directory fsync
+  //   Status s = EndSync(job);    // this thread: moves durable_end() if it succeeded
+  // REQUIRES: between BeginSync and EndSync, no call but the const getters.
+  struct SyncJob {
+    WritableFile* file = nullptr;  // nullptr: no file data to sync
+    Env* env = nullptr;
+    std::string dir;  // non-empty: fsync the directory (a file was created)
+    Status result;
+  };
+  SyncJob BeginSync();
+  static void RunSync(SyncJob* job);
+  Status EndSync(const SyncJob& job);
   // Truncates what was written after durable_end() (removing a file created since), so
   // the next Append continues from durable_end().
   Status CutBack();

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -36,9 +38,22 @@ LogReceiver::LogReceiver(uv_loop_t* loop, ReceiverOptions options, Connector con
       timeout_ms_(opts_.timeout_ms),
       backoff_ms_(opts_.min_backoff_ms) {}
 
+// An fdatasync on the libuv thread pool. The loop thread may also wait for it (a stop
+// or a lost link makes what was written durable at once); whichever of that wait and
+// the after-work callback comes first finishes it, and the callback frees it.
+struct LogReceiver::SyncWork {
+  uv_work_t req;
+  LogReceiver* receiver = nullptr;
+  Archive::SyncJob job;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;      // RunSync returned (guarded by mu)
+  bool finished = false;  // FinishSync ran (loop thread)
+};
+
 LogReceiver::~LogReceiver() {
   // The owner runs the loop until Stop() has closed everything.
-  assert(open_handles_ == 0 && !transport_);
+  assert(open_handles_ == 0 && !transport_ && sync_ == nullptr);
 }
 
 void LogReceiver::SetState(State s, std::string_view why) {
@@ -115,6 +130,7 @@ void LogReceiver::OnConnected(Result<std::unique_ptr<wire::Transport>> t) {
   reader_ = wire::FrameReader(wire::kMaxSenderFrame);
   welcomed_ = false;
   dropping_ = false;
+  read_paused_ = false;
   peer_ = transport_->PeerName();
   last_recv_ns_ = last_send_ns_ = MonotonicNanos();
   wire::Transport::Callbacks cb;
@@ -291,17 +307,110 @@ Status LogReceiver::HandleData(std::string_view body) {
     }
     raw = payload;
   }
-  StreamEnd after = archive_.written_end();
+  StreamEnd after = held_.empty() ? archive_.written_end() : held_.back().after;
   TRANSHIP_RETURN_IF_ERROR(CheckChunk(name, h.file_id, h.offset, raw, &after));
-  Status w = archive_.Append(h.file_id, h.offset, raw, after);
-  if (!w.ok()) {
-    DiskFull(w, raw.size(), h.file_id, h.offset);
-    return Status::OK();  // DiskFull dropped the link
+  if (sync_ == nullptr) {
+    (void)AppendChecked(h.file_id, h.offset, raw, after);  // a failure dropped the link
+    return Status::OK();
+  }
+  held_bytes_ += raw.size();
+  std::string bytes;
+  if (raw.data() == raw_.data()) {
+    // The decompressed buffer itself is held; decompress the next frame into a spare.
+    bytes.swap(raw_);
+    if (!spare_.empty()) {
+      raw_.swap(spare_.back());
+      spare_.pop_back();
+    }
+  } else {
+    bytes.assign(raw);
+  }
+  held_.push_back(HeldChunk{h.file_id, h.offset, std::move(bytes), after});
+  if (held_bytes_ >= kMaxHeldBytes && !read_paused_) {
+    read_paused_ = true;
+    transport_->PauseReading();
   }
   return Status::OK();
 }
 
+Status LogReceiver::AppendChecked(uint64_t file_id, uint64_t offset, std::string_view raw,
+                                  const StreamEnd& after) {
+  Status w = archive_.Append(file_id, offset, raw, after);
+  if (!w.ok()) DiskFull(w, raw.size(), file_id, offset);
+  return w;
+}
+
 void LogReceiver::FlushStep() {
+  if (sync_ != nullptr || archive_.unsynced_bytes() == 0) return;
+  StartSync();
+}
+
+void LogReceiver::StartSync() {
+  auto* w = new SyncWork;
+  w->req.data = w;
+  w->receiver = this;
+  w->job = archive_.BeginSync();
+  sync_ = w;
+  int rc = uv_queue_work(
+      loop_, &w->req,
+      [](uv_work_t* req) {
+        auto* w = static_cast<SyncWork*>(req->data);
+        Archive::RunSync(&w->job);
+        std::lock_guard<std::mutex> l(w->mu);
+        w->done = true;
+        w->cv.notify_all();
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<SyncWork> w(static_cast<SyncWork*>(req->data));
+        if (!w->finished) w->receiver->FinishSync();
+      });
+  if (rc != 0) {
+    // Only fails for bad arguments: sync here rather than not at all.
+    Archive::RunSync(&w->job);
+    w->done = true;
+    FinishSync();
+    delete w;
+  }
+}
+
+void LogReceiver::WaitForSync() {
+  if (sync_ == nullptr) return;
+  {
+    std::unique_lock<std::mutex> l(sync_->mu);
+    sync_->cv.wait(l, [this] { return sync_->done; });
+  }
+  FinishSync();
+}
+
+void LogReceiver::FinishSync() {
+  SyncWork* w = sync_;
+  sync_ = nullptr;
+  w->finished = true;
+  Position at = archive_.written_end().pos;
+  uint64_t bytes = archive_.unsynced_bytes();
+  Status s = archive_.EndSync(w->job);
+  if (!s.ok()) {
+    DiskFull(s, bytes, at.file_id, at.offset);  // drops what is held too
+    return;
+  }
+  Synced();
+  while (!held_.empty()) {
+    HeldChunk c = std::move(held_.front());
+    held_.pop_front();
+    held_bytes_ -= c.raw.size();
+    if (!AppendChecked(c.file_id, c.offset, c.raw, c.after).ok()) return;
+    if (spare_.size() < kMaxSpares && c.raw.capacity() <= kMaxSpareBytes) {
+      spare_.push_back(std::move(c.raw));
+    }
+  }
+  if (read_paused_) {
+    read_paused_ = false;
+    if (transport_ && !dropping_) transport_->ResumeReading();
+  }
+}
+
+void LogReceiver::FlushNow() {
+  WaitForSync();
   if (archive_.unsynced_bytes() == 0) return;
   Position at = archive_.written_end().pos;
   uint64_t bytes = archive_.unsynced_bytes();
@@ -310,6 +419,10 @@ void LogReceiver::FlushStep() {
     DiskFull(s, bytes, at.file_id, at.offset);
     return;
   }
+  Synced();
+}
+
+void LogReceiver::Synced() {
   DurableEnd end = archive_.durable_end().ToDurableEnd();
   if (state_ == State::kDiskFull) {
     TS_LOG_INFO("archive writes succeed again in {}", opts_.archive_dir);
@@ -347,6 +460,9 @@ void LogReceiver::Tick() {
 
 void LogReceiver::DiskFull(const Status& why, uint64_t needed, uint64_t file_id,
                            uint64_t offset) {
+  // Frames held during an fdatasync follow what is cut: the sender sends them again.
+  held_.clear();
+  held_bytes_ = 0;
   Status cut = archive_.CutBack();
   if (!cut.ok()) TS_LOG_ERROR("cannot cut the archive back: {}", cut.ToString());
   const StreamEnd& end = archive_.durable_end();
@@ -391,7 +507,7 @@ void LogReceiver::OnClosed(const Status& why) {
   std::unique_ptr<wire::Transport> gone = std::move(transport_);
   gone.reset();
   // What was written and checked is kept: make it durable (it is not acknowledged).
-  FlushStep();
+  FlushNow();
   if (stopping_) {
     CloseHandles();
     return;
@@ -445,7 +561,7 @@ void LogReceiver::Stop(std::string_view why) {
   TS_LOG_INFO("logreceiver for '{}' stopping: {}", opts_.stone, why);
   if (!started_) return;
   SetState(State::kStopping, why);
-  FlushStep();  // the last Ack goes out before the goodbye
+  FlushNow();  // the last Ack goes out before the goodbye
   uv_timer_stop(&retry_timer_);
   if (transport_) {
     if (!dropping_) {
@@ -459,6 +575,7 @@ void LogReceiver::Stop(std::string_view why) {
 
 void LogReceiver::CloseHandles() {
   if (open_handles_ != 3) return;
+  WaitForSync();
   auto closed = [](uv_handle_t* h) { static_cast<LogReceiver*>(h->data)->open_handles_--; };
   uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), closed);

@@ -16,7 +16,9 @@
 //   connect to the sender, say Hello with that end        (state connecting, handshake)
 //   Welcome: stream; Refuse: log the sender's words, wait (refused)
 //   for each Data frame: check it follows, decompress, validate every record, append
-//   after the frames that arrived together: fdatasync, then Ack, then on_durable
+//     (held in memory instead while an fdatasync runs, and appended once it ended)
+//   after the frames that arrived together: fdatasync on the thread pool, so that the
+//     next frames are received and checked meanwhile; once it ended, Ack, on_durable
 //   every tick: keepalive after 1 s of silence; drop a sender silent for the timeout
 //   a write or sync fails (disk full): cut back to the durable end, stop acking, drop
 //     the link, retry every 2 s from the durable end                    (disk full)
@@ -33,9 +35,11 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
@@ -104,6 +108,8 @@ class LogReceiver {
   State state() const { return state_; }
   Snapshot status() const;
   const Archive& archive() const { return archive_; }
+  // An fdatasync is running on the thread pool (tests wait for it as for a disk).
+  bool syncing() const { return sync_ != nullptr; }
 
   // After each fdatasync that moved the archive's end (standby notification).
   std::function<void(const DurableEnd&)> on_durable;
@@ -123,7 +129,14 @@ class LogReceiver {
   Status HandleWelcome(std::string_view body);
   Status HandleRefuse(std::string_view body);
   Status HandleData(std::string_view body);
-  void FlushStep();  // fdatasync what was written, then Ack and notify
+  void FlushStep();  // each loop iteration: start an fdatasync of what was written
+  void StartSync();
+  void FinishSync();  // the fdatasync ended: Ack and notify, append the held frames
+  void WaitForSync();
+  void FlushNow();  // fdatasync on this thread (stop, lost link)
+  void Synced();    // durable_end() moved: Ack, notify
+  Status AppendChecked(uint64_t file_id, uint64_t offset, std::string_view raw,
+                       const StreamEnd& after);
   void Tick();       // keepalive and timeout
   void DiskFull(const Status& why, uint64_t needed, uint64_t file_id, uint64_t offset);
   void Drop(const Status& why);
@@ -160,6 +173,26 @@ class LogReceiver {
   DurableEnd primary_end_;
   bool primary_known_ = false;
   DurableEnd last_acked_;
+
+  // An fdatasync on the thread pool; frames checked meanwhile wait in held_. At most
+  // kMaxHeldBytes are held: beyond that reading pauses (the sender's window keeps a
+  // well-behaved sender far below it).
+  struct SyncWork;
+  struct HeldChunk {
+    uint64_t file_id;
+    uint64_t offset;
+    std::string raw;
+    StreamEnd after;
+  };
+  static constexpr uint64_t kMaxHeldBytes = 64u << 20;
+  // Buffers of held frames, reused for decompressing (no allocation per frame).
+  static constexpr size_t kMaxSpares = 4;
+  static constexpr size_t kMaxSpareBytes = 4u << 20;
+  std::vector<std::string> spare_;
+  SyncWork* sync_ = nullptr;
+  std::deque<HeldChunk> held_;
+  uint64_t held_bytes_ = 0;
+  bool read_paused_ = false;
 
   uv_timer_t retry_timer_;
   uv_timer_t tick_timer_;

@@ -68,6 +68,8 @@ class Fixture {
   void Pump() {
     for (int i = 0; i < 3; i++) {
       uv_run(&loop_, UV_RUN_NOWAIT);
+      // The receiver's fdatasync runs on the thread pool: wait for it as for the disk.
+      while (receiver_ && receiver_->syncing()) uv_run(&loop_, UV_RUN_ONCE);
       connector_.DeliverCloses();
     }
   }
