@@ -4,7 +4,7 @@
 // yet).
 //
 // Progress: an admin verb's reply is one text at the end, so while the verb runs the
-// command polls `admin NAME backup-status` on a second connection, five times a second,
+// command polls `admin NAME backup-status` on a second connection, ten times a second,
 // and draws that line on stderr when stderr is a terminal. Nothing is drawn otherwise
 // (cron, scripts, pipes see only the final line).
 
@@ -29,7 +29,7 @@
 namespace tranship::cli {
 namespace {
 
-constexpr auto kPollInterval = std::chrono::milliseconds(200);
+constexpr auto kPollInterval = std::chrono::milliseconds(100);  // one cheap request
 
 void DrawLine(const std::string& line) {
   fmt::print(stderr, "\r{}\x1b[K", line);

@@ -207,8 +207,9 @@ TEST_CASE("ProgressLineOnATerminal") {
   REQUIRE(std::system(cmd.c_str()) == 0);
   std::string tty = ReadAll(out);
   INFO("terminal: " << tty);
+  // At least one progress line ("starting" while the state is copied, then keys and MB:
+  // how many of each depends on the machine's speed; BackupTracker's test checks them).
   CHECK(tty.find("\rfull-backup " + backup + ": ") != std::string::npos);
-  CHECK(std::regex_search(tty, std::regex(R"(\d+ of \d+ keys \(\d+%\))")));
   CHECK(tty.find("full-backup of 'prod' at TID") != std::string::npos);
 
   // stone create --from-backup reads the file here and shows its own line.

@@ -278,5 +278,23 @@ TEST_CASE("RestoreFromBackupPutsARunningEngineInRestoreModeAtTheBackupsTid") {
   CHECK(again->ComputeDigest().tid == at_backup.tid);
 }
 
+TEST_CASE("BackupStatusLineShowsKeysPercentAndOneAtATime") {
+  BackupTracker t;
+  CHECK(t.StatusLine() == "no backup is running; none since the stone started");
+  REQUIRE(t.Begin("full-backup /b/prod.bak").ok());
+  CHECK(t.StatusLine().starts_with("full-backup /b/prod.bak: starting, "));
+  t.Update(BackupProgress{250, 1000, 12'500'000, 0});
+  CHECK(t.StatusLine().starts_with("full-backup /b/prod.bak: 250 of 1000 keys (25%), 12.5 MB, "));
+  Status second = t.Begin("restore-from-backup /b/x.bak");
+  CHECK(second.code() == Status::Code::kBusy);
+  CHECK(second.message().find("full-backup /b/prod.bak") != std::string::npos);
+  t.End("full-backup of 'prod' at TID 9");
+  CHECK(t.StatusLine() == "no backup is running; the last one: full-backup of 'prod' at TID 9");
+  REQUIRE(t.Begin("restore-from-backup /b/x.bak").ok());
+  t.Update(BackupProgress{1, 4, 100'000, 400'000});
+  CHECK(t.StatusLine().starts_with("restore-from-backup /b/x.bak: 1 of 4 keys (25%), 0.1 MB of "
+                                   "0.4 MB, "));
+}
+
 }  // namespace
 }  // namespace tranship
