@@ -34,7 +34,8 @@ inline constexpr uint32_t kTargetFrameRaw = 1u << 20;
 // zstd levels. A streaming frame is built once for every receiver near the end and the
 // commit rate bounds the work, so it gets level 1 (ratio ~2.4 on commit records). A
 // receiver far behind is limited by the CPU of both ends instead: level -3 compresses
-// ~1.5x and decompresses ~1.7x faster, at a ratio of ~1.7 (bench/ship_bench).
+// ~1.5x and decompresses ~1.7x faster, at a ratio of ~1.7 (bench/ship_bench) — unless
+// other receivers follow close behind and send the frame too (LogSender decides).
 inline constexpr int kStreamingZstdLevel = 1;
 inline constexpr int kCatchUpZstdLevel = -3;
 

@@ -262,7 +262,7 @@ void LogSender::StartBuild(ReceiverSession* s) {
   job->from = at;
   job->end = end_;
   job->target = opts_.frame_target;
-  job->level = s->state() == ReceiverState::kCatchUp ? kCatchUpZstdLevel : kStreamingZstdLevel;
+  job->level = CompressionLevel(s);
   job->source = std::move(*s->source());
   building_.insert(at.pos);
   jobs_in_flight_++;
@@ -287,6 +287,19 @@ void LogSender::StartBuild(ReceiverSession* s) {
                              &job->source);
     FinishBuild(job);
   }
+}
+
+int LogSender::CompressionLevel(ReceiverSession* s) {
+  if (s->state() != ReceiverState::kCatchUp) return kStreamingZstdLevel;
+  // Receivers close behind this one will send the same frame: its bytes are encrypted
+  // and sent once per receiver, so the better ratio of level 1 pays for itself then.
+  const Position at = s->cursor().pos;
+  for (auto& [id, other] : sessions_) {
+    if (other.get() == s || !other->welcomed()) continue;
+    const Position o = other->cursor().pos;
+    if (!(at < o) && history_.Distance(o, at) <= opts_.cache_bytes) return kStreamingZstdLevel;
+  }
+  return kCatchUpZstdLevel;
 }
 
 void LogSender::FinishBuild(BuildJob* job) {

@@ -131,6 +131,8 @@ class LogSender : public SessionHost {
   void SendData(ReceiverSession* s);
   void SendDataToAll();
   void StartBuild(ReceiverSession* s);
+  // zstd level for the frame at s's cursor: fast for a receiver catching up alone.
+  int CompressionLevel(ReceiverSession* s);
   void FinishBuild(BuildJob* job);
   void UpdateStreamingState(ReceiverSession* s);
   void OnDurableEnd(const DurableEnd& e, bool from_stone);
