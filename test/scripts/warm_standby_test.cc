@@ -1,9 +1,10 @@
 // A warm standby kept by the scripts alone: a standby seeded from a backup of the primary
 // (`admin full-backup`, `stone create --from-backup`, started with -R) is carried forward
 // by ship-tranlogs on the primary (1 MB tranlogs) and restore-arrived on the standby,
-// across several rounds of commits; once the primary's files are all shipped the two
-// digests are equal. Needs the restore verbs in the stone; until a stone knows
-// full-backup and restore-from-archive-logs this binary exits 77 (skipped).
+// across several rounds of commits and a kill -9 of the standby that the watchdog
+// repairs (without -R: the extent keeps restore mode); once the primary's files are all
+// shipped the two digests are equal. Needs the restore verbs in the stone; until a stone
+// knows full-backup and restore-from-archive-logs this binary exits 77 (skipped).
 
 #include <cstdlib>
 #include <string>
@@ -83,6 +84,16 @@ TEST_CASE("warm standby through the scripts: ship-tranlogs + restore-arrived rea
   size_t restores_after = 0;
   for (size_t at = 0; (at = ReadAll(restore_log).find("restored: ", at)) != std::string::npos; at++) restores_after++;
   CHECK(restores_after == restores);
+
+  // kill -9 of the standby: the watchdog, given no -R, brings it back in restore mode
+  // (its extent says so), at its restored position.
+  KillNineDaemon(s.PidOf("standby.pid"));
+  Proc wd = RunScript(s, "watchdog/watchdog", {"stone", "standby"});
+  REQUIRE_MESSAGE(wd.code == 0, wd.out);
+  auto d = cli::ReadPidFile(s.Path("run/standby.pid"));
+  REQUIRE(d.ok());
+  CHECK(d->mode == "restore");
+  CHECK(s.Run({"put", "standby", "x", "y"}).code == 1);
 
   // The primary closes its newest file: now every record it has is in a completed file.
   REQUIRE(p.Run({"admin", "prod", "start-new-log"}).code == 0);
