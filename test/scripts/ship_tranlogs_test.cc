@@ -2,7 +2,7 @@
 // directories: only completed files are shipped (never the newest, never before their
 // successor is -w seconds old), under the archive prefix, byte-identical, without temp
 // files left behind; a second run copies nothing; a different file under an archived
-// name stops the run and is not overwritten.
+// name stops the run and is not overwritten. Also to HOST:DIR through ssh.
 
 #include <sys/stat.h>
 
@@ -127,6 +127,45 @@ TEST_CASE("ship-tranlogs ships completed tranlogs only, under the archive prefix
   Proc none = RunScript(p, "warm-standby/ship-tranlogs", {"-s", "nosuch", "-a", archive, "-p", "x"});
   CHECK(none.code == 1);
   CHECK(none.out.find('\n') + 1 == none.out.size());
+}
+
+// HOST:DIR archives go through ssh; a stand-in ssh that runs the remote command here
+// with sh (after logging the host) checks the quoting of every remote command, with a
+// blank in the directory's name.
+TEST_CASE("ship-tranlogs to HOST:DIR through ssh") {
+  Cluster c(0);
+  Host& p = c.primary();
+  StartSmallLogStone(p, "prod");
+  REQUIRE(Load(p, "prod", BigLoad(250, 10000)).code == 0);
+  std::string bin = c.Temp("fake-ssh");
+  std::filesystem::create_directories(bin);
+  WriteAll(bin + "/ssh", "#!/bin/sh\n"
+                         "while [ \"$1\" = -o ]; do shift 2; done\n"
+                         "echo \"$1\" >>'" + c.Temp("ssh-hosts") + "'\n"
+                         "shift\n"
+                         "exec sh -c \"$*\"\n");
+  std::filesystem::permissions(bin + "/ssh", std::filesystem::perms::owner_all);
+  std::string old_path = std::getenv("PATH");
+  setenv("PATH", (bin + ":" + old_path).c_str(), 1);
+  const std::string archive = c.Temp("warm dir");
+  Proc r = RunScript(p, "warm-standby/ship-tranlogs",
+                     {"-s", "prod", "-a", "gs@standby:" + archive, "-p", "prodtranlog", "-w", "0"});
+  Proc again = RunScript(p, "warm-standby/ship-tranlogs",
+                         {"-s", "prod", "-a", "gs@standby:" + archive, "-p", "prodtranlog", "-w", "0"});
+  setenv("PATH", old_path.c_str(), 1);
+  REQUIRE_MESSAGE(r.code == 0, r.out);
+  REQUIRE_MESSAGE(again.code == 0, again.out);
+  std::map<uint64_t, std::string> src = Tranlogs({p.Path("data/prod/tranlog")}, "tranlog");
+  std::map<uint64_t, std::string> shipped = Tranlogs({archive}, "prodtranlog");
+  REQUIRE(src.size() >= 3);
+  CHECK(shipped.count(0) == 0);
+  CHECK(shipped.size() == src.size() - 1);
+  for (auto& [id, path] : shipped) CHECK_MESSAGE(ReadAll(path) == ReadAll(src[id]), id);
+  std::string hosts = ReadAll(c.Temp("ssh-hosts"));
+  CHECK(Contains(hosts, "gs@standby\n"));
+  CHECK(hosts.find_first_not_of("gs@standby\n") == std::string::npos);
+  CHECK(Contains(ReadAll(p.Path("log/ship-tranlogs.log")),
+                 "done: 0 shipped, " + std::to_string(src.size() - 1) + " already there"));
 }
 
 }  // namespace
