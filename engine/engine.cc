@@ -803,7 +803,18 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     TRANSHIP_RETURN_IF_ERROR(env->RemoveFile(marker));
     TRANSHIP_RETURN_IF_ERROR(env->SyncDir(options.extent_dir));
   }
+  bool entered_restore_mode = rs->entered_restore_mode;
   auto engine = std::make_unique<EngineImpl>(options, env, std::move(lock), std::move(*rs));
+  if (entered_restore_mode) {
+    // Make restore mode durable before the stone serves anyone: a standby seeded with a
+    // copy of its primary and started with -R must come back in restore mode after a
+    // crash, never as a second primary.
+    auto cp = engine->Checkpoint();
+    if (!cp.ok()) {
+      return Status::IOError(fmt::format("cannot record restore mode in the extent: {}",
+                                         cp.status().message()));
+    }
+  }
   if (engine->in_restore_mode()) {
     TS_LOG_INFO("restore mode at {}", engine->restore_progress().at.ToString());
     engine->restore()->ResumeAfterOpen();

@@ -216,6 +216,7 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
     Position at = ends_with_switch ? Position{last_header.file_id + 1, tranlog::kFileHeaderSize}
                                    : Position{last_header.file_id, end_offset};
     rs.restoring = true;
+    rs.entered_restore_mode = true;
     rs.restore.at = RestoredPosition{rs.lineage, at, rs.tid, chain, rs.last_commit_us};
     rs.restore.failover_tid = rs.commits_suspended ? rs.tid : 0;
     rs.commits_suspended = false;

@@ -40,6 +40,7 @@ struct RecoveredState {
   uint64_t records_replayed = 0;
   uint64_t torn_bytes_cut = 0;
   bool had_extent = false;
+  bool entered_restore_mode = false;  // startstone -R on a primary: not yet in the extent
   uint64_t extent_tid = 0;       // TID the extent was taken at
   bool restoring = false;        // restore mode; `restore` holds the restored position
   RestoreProgress restore;

@@ -484,3 +484,30 @@ TEST_CASE("SubscribersSeeTheDurableEndAdvance") {
 }
 
 }  // namespace tranship
+
+namespace tranship {
+
+TEST_CASE("RestoreModeEnteredWithDashRSurvivesACrash") {
+  Repo r;
+  REQUIRE(Engine::Create(r.Options()).ok());
+  {
+    auto e = OpenOrDie(r.Options());
+    REQUIRE(e->Commit(PutTxn("k", "v")).ok());
+    REQUIRE(e->Close().ok());
+  }
+  // startstone -R, then the process dies before any periodic checkpoint.
+  RunAndCrash([&] {
+    EngineOptions o = r.Options();
+    o.restore_mode = true;
+    auto e = Engine::Open(o);
+    if (!e.ok() || !(*e)->in_restore_mode()) _exit(2);
+    _exit(0);
+  });
+  // A plain start must not bring it back as a second primary.
+  auto e = OpenOrDie(r.Options());
+  CHECK(e->in_restore_mode());
+  CHECK(e->Commit(PutTxn("k", "w")).status().code() == Status::Code::kBusy);
+  CHECK(e->Get("k").value == "v");
+}
+
+}  // namespace tranship
