@@ -1,0 +1,224 @@
+// Standby lag and planned failover, with real processes over loopback: a primary stone,
+// its logsender, a logreceiver and a standby stone in continuous restore, each host a
+// TRANSHIP_HOME of its own.
+//
+//   build/bench/lag_bench [--samples N] [--rate COMMITS_PER_S] [--seconds S] [--tranship PATH]
+//
+// Commit-to-visible latency: a sampler commits key lag/i on the primary and reads the
+// standby until the key is there; the time from just before the commit to the first
+// successful read, at idle and under a background load of --rate commits/s (default
+// 10,000) from 8 paced writers. Then a planned failover measured from suspend-commits on
+// the primary to the first write accepted by the new primary: suspend-commits, wait for
+// the standby to stop at the failover checkpoint, stop the logreceiver, commit-restore,
+// first write.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "engine/client.h"
+
+using namespace tranship;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string g_tranship;
+
+int Run(const std::string& home, const std::vector<std::string>& args, const std::string& argv0 = "tranship") {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("TRANSHIP_HOME", home.c_str(), 1);
+    FILE* f = std::fopen((home + "/.bench-cmd.log").c_str(), "a");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    std::vector<std::string> all = {argv0};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(g_tranship.c_str(), argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void Must(const std::string& home, const std::vector<std::string>& args, const std::string& argv0 = "tranship") {
+  if (Run(home, args, argv0) != 0) {
+    std::fprintf(stderr, "lag_bench: '%s %s' failed; see %s/.bench-cmd.log\n", argv0.c_str(),
+                 args.empty() ? "" : args[0].c_str(), home.c_str());
+    std::exit(1);
+  }
+}
+
+std::unique_ptr<StoneClient> Connect(const std::string& home, const std::string& stone) {
+  auto c = StoneClient::Connect(home + "/run/" + stone + ".sock", stone);
+  if (!c.ok()) {
+    std::fprintf(stderr, "lag_bench: %s\n", c.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*c);
+}
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, max = 0;
+};
+
+Percentiles Of(std::vector<double> v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  p.p50 = v[v.size() / 2];
+  p.p99 = v[std::min(v.size() - 1, v.size() * 99 / 100)];
+  p.max = v.back();
+  return p;
+}
+
+// Commits lag/<n> on the primary, then reads the standby until it is visible.
+std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int samples, int first) {
+  std::vector<double> us;
+  for (int i = 0; i < samples; i++) {
+    std::string key = fmt::format("lag/{}", first + i);
+    uint64_t t0 = MonotonicNanos();
+    if (!primary->Put(key, "x").ok()) std::exit(1);
+    uint64_t deadline = t0 + 10'000'000'000ull;
+    while (true) {
+      auto r = standby->Get(key);
+      if (r.ok() && r->found) break;
+      if (MonotonicNanos() > deadline) {
+        std::fprintf(stderr, "lag_bench: %s never became visible on the standby\n", key.c_str());
+        std::exit(1);
+      }
+    }
+    us.push_back(static_cast<double>(MonotonicNanos() - t0) / 1000.0);
+    usleep(2000);  // spacing between samples, not synchronisation
+  }
+  return us;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int samples = 500;
+  double rate = 10000;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--samples" && i + 1 < argc) samples = std::stoi(argv[++i]);
+    else if (a == "--rate" && i + 1 < argc) rate = std::stod(argv[++i]);
+    else if (a == "--tranship" && i + 1 < argc) g_tranship = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: lag_bench [--samples N] [--rate COMMITS_PER_S] [--tranship PATH]\n");
+      return 2;
+    }
+  }
+  std::string self = fs::canonical("/proc/self/exe").string();
+  if (g_tranship.empty()) {
+    g_tranship = fs::path(self).parent_path().parent_path().string() + "/cli/tranship";
+  }
+  std::string dir = fmt::format("/var/tmp/tranship-lag-bench-{}", getpid());
+  fs::remove_all(dir);
+  std::string P = dir + "/primary", S = dir + "/standby";
+  fs::create_directories(P);
+  fs::create_directories(S + "/archive");
+  std::string port = std::to_string(46000 + getpid() % 1000);
+
+  Must(P, {"stone", "create", "prod"});
+  Must(P, {"stone", "start", "prod"});
+  Must(P, {"admin", "prod", "full-backup", dir + "/seed.backup"});
+  Must(S, {"stone", "create", "standby", "--from-backup", dir + "/seed.backup"});
+  Must(S, {"stone", "start", "standby"});
+  Must(P, {"-P", port, "-A", "127.0.0.1", "-T", P + "/data/prod/tranlog", "-s", "prod", "-q"},
+       "startlogsender");
+  Must(S, {"-P", port, "-A", "127.0.0.1", "-T", S + "/archive", "-s", "standby", "-q"},
+       "startlogreceiver");
+  Must(S, {"admin", "standby", "continuous-restore", S + "/archive"});
+
+  auto primary = Connect(P, "prod");
+  auto standby = Connect(S, "standby");
+  auto idle = Of(Sample(primary.get(), standby.get(), samples, 0));
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> load_commits{0};
+  std::vector<std::thread> writers;
+  constexpr int kWriters = 8;
+  for (int w = 0; w < kWriters; w++) {
+    writers.emplace_back([&, w] {
+      auto c = Connect(P, "prod");
+      uint64_t interval = static_cast<uint64_t>(1e9 * kWriters / rate);
+      uint64_t next = MonotonicNanos();
+      for (uint64_t i = 0; !stop.load(); i++) {
+        (void)c->Put(fmt::format("load/{}/{}", w, i % 1000), "0123456789abcdef0123456789");
+        load_commits++;
+        next += interval;
+        uint64_t now = MonotonicNanos();
+        if (next > now) usleep(static_cast<useconds_t>((next - now) / 1000));  // pacing
+      }
+    });
+  }
+  uint64_t l0 = MonotonicNanos();
+  auto loaded = Of(Sample(primary.get(), standby.get(), samples, samples));
+  double offered = static_cast<double>(load_commits) / (static_cast<double>(MonotonicNanos() - l0) / 1e9);
+  stop = true;
+  for (auto& t : writers) t.join();
+
+  // Planned failover: suspend to the first write on the new primary.
+  uint64_t f0 = MonotonicNanos();
+  auto suspended = primary->Admin("suspend-commits");
+  if (!suspended.ok()) return 1;
+  uint64_t f1 = MonotonicNanos();
+  while (true) {
+    auto st = standby->Admin("restore-status", {"--json"});
+    if (st.ok() && st->find("\"continuous\":false") != std::string::npos) break;
+    if (MonotonicNanos() - f0 > 30'000'000'000ull) {
+      std::fprintf(stderr, "lag_bench: the standby did not stop at the failover checkpoint\n");
+      return 1;
+    }
+  }
+  uint64_t f2 = MonotonicNanos();
+  Must(S, {"-P", port, "-s", "standby"}, "stoplogreceiver");
+  uint64_t f3 = MonotonicNanos();
+  auto committed = standby->Admin("commit-restore");
+  uint64_t f4 = MonotonicNanos();
+  if (!committed.ok()) {
+    std::fprintf(stderr, "lag_bench: commit-restore: %s\n", committed.status().ToString().c_str());
+    return 1;
+  }
+  auto first = standby->Put("after-failover", "1");
+  uint64_t f5 = MonotonicNanos();
+  if (!first.ok()) return 1;
+
+  auto ms = [](uint64_t a, uint64_t b) { return static_cast<double>(b - a) / 1e6; };
+  std::printf("commit -> visible on the standby (us)   p50      p99      max\n");
+  std::printf("  idle                              %8.0f %8.0f %8.0f\n", idle.p50, idle.p99, idle.max);
+  std::printf("  at %6.0f commits/s               %8.0f %8.0f %8.0f\n", offered, loaded.p50,
+              loaded.p99, loaded.max);
+  std::printf("planned failover: %.1f ms from suspend-commits to the first write on the new primary\n",
+              ms(f0, f5));
+  std::printf("  suspend-commits %.1f ms, standby stopped at the failover checkpoint %.1f ms, "
+              "stoplogreceiver %.1f ms, commit-restore %.1f ms, first write %.1f ms\n",
+              ms(f0, f1), ms(f1, f2), ms(f2, f3), ms(f3, f4), ms(f4, f5));
+  std::printf("{\"idle_p50_us\": %.0f, \"idle_p99_us\": %.0f, \"load_commits_per_s\": %.0f, "
+              "\"load_p50_us\": %.0f, \"load_p99_us\": %.0f, \"failover_ms\": %.1f}\n",
+              idle.p50, idle.p99, offered, loaded.p50, loaded.p99, ms(f0, f5));
+
+  primary.reset();
+  standby.reset();
+  Run(P, {"-P", port}, "stoplogsender");
+  Run(P, {"stone", "stop", "prod"});
+  Run(S, {"stone", "stop", "standby"});
+  fs::remove_all(dir);
+  return 0;
+}
