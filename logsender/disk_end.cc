@@ -59,17 +59,23 @@ Result<DurableEnd> DiskEndScanner::Scan() {
     if (continuing && end.pos.file_id == file_id && end.pos.offset > 0) {
       reader.SeekTo(end.pos.offset, end.tid + 1, end.chain);
     } else {
-      if (continuing &&
-          (reader.header().first_tid != end.tid + 1 || reader.header().start_chain != end.chain)) {
+      bool continues =
+          reader.header().first_tid == end.tid + 1 && reader.header().start_chain == end.chain;
+      if (continuing && !continues && reader.header().lineage == end.lineage) {
         return Status::Corruption(fmt::format(
             "{} does not continue the tranlog before it (starts at TID {}, expected {})",
             it->second, reader.header().first_tid, end.tid + 1));
       }
-      if (!continuing) end.lineage = reader.header().lineage;
+      // A file of another lineage after a file without a log switch is the first file of
+      // a commit-restore, which continues an older point of the history (the files
+      // before it may hold an abandoned branch): the end is in the new lineage.
+      if (!continuing || !continues) {
+        end.lineage = reader.header().lineage;
+        end.commit_time_us = 0;
+      }
       end.pos = Position{file_id, reader.offset()};
       end.tid = reader.header().first_tid - 1;
       end.chain = reader.header().start_chain;
-      if (!continuing) end.commit_time_us = 0;
       continuing = true;
     }
     tranlog::RecordRef rec;

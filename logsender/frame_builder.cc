@@ -49,7 +49,7 @@ bool AllZero(std::string_view s) {
 Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
                                              const Boundary& from, const DurableEnd& end,
                                              uint32_t target_raw, wire::Compressor* compressor,
-                                             FileSource* source) {
+                                             FileSource* source, uint64_t stop_at) {
   using Nothing = std::optional<BuiltFrame>;
   const uint64_t file_id = from.pos.file_id;
   if (!(from.pos < end.pos)) return Nothing();
@@ -63,6 +63,8 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
     if (!size.ok()) return size.status();
     limit = *size;
   }
+  const bool junction = stop_at > from.pos.offset && stop_at <= limit;
+  if (junction) limit = stop_at;
   const uint64_t start = from.pos.offset;
   if (start >= limit) {
     if (file_id < end.pos.file_id) {
@@ -154,8 +156,8 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
       break;
     }
   }
-  if (records == 0 && !stopped_for_size) {
-    if (file_id < end.pos.file_id) {
+  if (records == 0 && !stopped_for_size && !(junction && start == 0 && pos == limit)) {
+    if (file_id < end.pos.file_id && !junction) {
       return Status::Corruption(fmt::format(
           "{} ends at offset {} without a log-switch record, but the primary's durable end is "
           "in tranlog {}",

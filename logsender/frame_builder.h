@@ -59,9 +59,12 @@ struct FileSource {
 // The frame that starts at `from` (a boundary the caller knows), read from `path`, the
 // file `from.pos.file_id`. nullopt: nothing durable follows `from` yet. Corruption:
 // the primary's file is damaged there (the message names file and offset).
+// `stop_at` (0: none) is an offset of that file where the current history leaves the
+// file's lineage (a junction, logsender/lineages.h): what follows it there belongs to an
+// abandoned branch, so the frame ends there, even after the file header alone.
 Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
                                              const Boundary& from, const DurableEnd& end,
                                              uint32_t target_raw, wire::Compressor* compressor,
-                                             FileSource* source);
+                                             FileSource* source, uint64_t stop_at = 0);
 
 }  // namespace tranship::logsender

@@ -41,6 +41,7 @@ class History {
   uint64_t oldest() const { return set_.oldest(); }
   uint64_t newest() const { return set_.newest(); }
   const std::vector<std::string>& dirs() const { return dirs_; }
+  Env* env() const { return env_; }
   const std::string& prefix() const { return prefix_; }
   // "tranlog7.dbf"
   std::string FileName(uint64_t file_id) const;

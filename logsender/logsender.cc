@@ -26,6 +26,7 @@ struct LogSender::BuildJob {
   uint32_t target = 0;
   int level = kStreamingZstdLevel;
   FileSource source;
+  uint64_t stop_at = 0;  // a junction in this file (BuildFrame)
   Result<std::optional<BuiltFrame>> result = Status::Aborted("not built");
 };
 
@@ -138,6 +139,7 @@ void LogSender::FollowStone(uint64_t now) {
 }
 
 void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
+  bool lineage_changed = false;
   if (!end_.lineage.IsZero() && e.lineage != end_.lineage) {
     TS_LOG_WARN(
         "the primary's lineage changed from {} to {} (durable end {}); shipping the new "
@@ -145,6 +147,8 @@ void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
         end_.lineage.ToHex(), e.lineage.ToHex(), e.pos.ToString());
     cache_.Clear();
     history_.ForgetBoundaries();
+    current_.reset();
+    lineage_changed = true;
   } else if (e.pos < end_.pos) {
     if (!from_stone) return;  // a disk scan never goes back; the stone's word decides
     // Either the stone has not yet reported a batch this logsender found on disk and
@@ -161,7 +165,53 @@ void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
   if (from_stone) disk_.Reset(e);
   end_ = e;
   nothing_until_.clear();
+  if (lineage_changed) RecheckSessions();
   SendDataToAll();
+}
+
+const CurrentHistory* LogSender::Current() {
+  if (current_ && current_->lineage() == end_.lineage) return &*current_;
+  Result<CurrentHistory> c = CurrentHistory::Trace(history_, end_);
+  if (!c.ok()) {
+    if (c.status().message() != last_trace_error_) {
+      TS_LOG_ERROR("cannot trace the primary's history back from {}: {}", end_.pos.ToString(),
+                   c.status().ToString());
+      last_trace_error_ = c.status().message();
+    }
+    current_.reset();
+    return nullptr;
+  }
+  last_trace_error_.clear();
+  current_ = std::move(*c);
+  if (current_->segments().size() > 1) {
+    TS_LOG_INFO("the primary's history: {}", current_->Describe());
+  }
+  return &*current_;
+}
+
+void LogSender::RecheckSessions() {
+  std::vector<ReceiverSession*> live;
+  for (auto& [id, s] : sessions_) {
+    if (s->welcomed()) live.push_back(s.get());
+  }
+  for (ReceiverSession* s : live) {
+    // Where its stream stands now, as a receiver resuming there would say it.
+    const Boundary& at = s->cursor();
+    wire::Hello h;
+    h.version = wire::kProtocolVersion;
+    h.receiver_stone = s->stone();
+    h.receiver_host = "-";
+    h.mode = wire::StartMode::kResume;
+    h.lineage = s->lineage();
+    h.resume = at.pos;
+    h.resume_tid = at.next_tid - 1;
+    h.resume_chain = at.chain;
+    HandshakeDecision d = CheckHello(h, history_, end_, opts_.stone);
+    if (!d.accepted && d.refuse.code == wire::RefuseCode::kForkInTime) {
+      stats_.refused++;
+      s->Refuse(d.refuse);
+    }
+  }
 }
 
 // ---- accept and handshake ----
@@ -226,6 +276,10 @@ void LogSender::SendData(ReceiverSession* s) {
   if (stopping_) return;
   uint64_t now = MonotonicNanos();
   while (s->CanSend(now, opts_.window_bytes)) {
+    if (const CurrentHistory* cur = Current()) {
+      // The current history leaves this lineage here: go on at the child's first file.
+      if (std::optional<Junction> j = cur->JunctionAt(s->cursor())) s->Jump(j->next, j->child);
+    }
     const Boundary at = s->cursor();
     if (!(at.pos < end_.pos)) break;  // caught up: wait for the end to move
     if (std::shared_ptr<const BuiltFrame> f = cache_.Find(at.pos)) {
@@ -263,6 +317,11 @@ void LogSender::StartBuild(ReceiverSession* s) {
   job->end = end_;
   job->target = opts_.frame_target;
   job->level = CompressionLevel(s);
+  if (const CurrentHistory* cur = Current()) {
+    if (std::optional<Junction> j = cur->JunctionInFile(at.pos.file_id, at.pos.offset)) {
+      job->stop_at = j->parent_end.offset;
+    }
+  }
   job->source = std::move(*s->source());
   building_.insert(at.pos);
   jobs_in_flight_++;
@@ -274,7 +333,8 @@ void LogSender::StartBuild(ReceiverSession* s) {
         thread_local wire::Compressor catch_up(kCatchUpZstdLevel);
         auto* j = static_cast<BuildJob*>(req->data);
         wire::Compressor* c = j->level == kCatchUpZstdLevel ? &catch_up : &streaming;
-        j->result = BuildFrame(j->env, j->path, j->from, j->end, j->target, c, &j->source);
+        j->result =
+            BuildFrame(j->env, j->path, j->from, j->end, j->target, c, &j->source, j->stop_at);
       },
       [](uv_work_t* req, int) {
         auto* j = static_cast<BuildJob*>(req->data);
@@ -284,7 +344,7 @@ void LogSender::StartBuild(ReceiverSession* s) {
     // Only fails for bad arguments; build inline rather than stall.
     wire::Compressor compressor(job->level);
     job->result = BuildFrame(job->env, job->path, job->from, job->end, job->target, &compressor,
-                             &job->source);
+                             &job->source, job->stop_at);
     FinishBuild(job);
   }
 }

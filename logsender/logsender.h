@@ -52,6 +52,7 @@
 #include "logsender/disk_end.h"
 #include "logsender/frame_cache.h"
 #include "logsender/history.h"
+#include "logsender/lineages.h"
 #include "logsender/receiver_session.h"
 #include "logsender/sender_status.h"
 #include "logsender/stone_follower.h"
@@ -135,6 +136,12 @@ class LogSender : public SessionHost {
   int CompressionLevel(ReceiverSession* s);
   void FinishBuild(BuildJob* job);
   void UpdateStreamingState(ReceiverSession* s);
+  // The current history (traced again after the lineage changed); nullptr if the
+  // primary's files cannot be read (logged once).
+  const CurrentHistory* Current();
+  // After the primary's lineage changed: a receiver whose stream went on past the point
+  // where the new lineage left the old one is refused (fork in time).
+  void RecheckSessions();
   void OnDurableEnd(const DurableEnd& e, bool from_stone);
   void PublishStatus();
   void ReapClosed();
@@ -145,6 +152,8 @@ class LogSender : public SessionHost {
   LogSenderOptions opts_;
   Env* env_;
   History history_;
+  std::optional<CurrentHistory> current_;
+  std::string last_trace_error_;
   DiskEndScanner disk_;
   FrameCache cache_;
   std::unique_ptr<StoneFollower> follower_;

@@ -156,6 +156,7 @@ void ReceiverSession::Welcome(const wire::Welcome& w, const Boundary& start,
                               std::optional<Boundary> acked, ReceiverState first) {
   cursor_ = start;
   acked_ = acked;
+  lineage_ = hello_.lineage;
   std::string buf;
   wire::EncodeWelcome(&buf, w);
   Write(std::make_shared<const std::string>(std::move(buf)), MonotonicNanos());
@@ -199,6 +200,15 @@ void ReceiverSession::SendFrame(const std::shared_ptr<const BuiltFrame>& f, uint
   cursor_ = f->next;
   bucket_.Take(f->bytes->size(), now_ns);
   Write(f->bytes, now_ns);
+}
+
+void ReceiverSession::Jump(const Boundary& next, const Lineage& child) {
+  assert(next.next_tid == cursor_.next_tid && next.chain == cursor_.chain);
+  TS_LOG_INFO("logreceiver {}: the primary's history leaves lineage {} at {} (TID {}); "
+              "going on at {}", Describe(), lineage_.ToHex(), cursor_.pos.ToString(),
+              cursor_.next_tid - 1, next.pos.ToString());
+  cursor_ = next;
+  lineage_ = child;
 }
 
 void ReceiverSession::SendKeepalive(const DurableEnd& primary_end, uint64_t now_ns) {

@@ -61,6 +61,8 @@ class ReceiverSession {
   void SetState(ReceiverState s, std::string_view why);
   const std::string& peer() const { return peer_; }
   const std::string& stone() const { return hello_.receiver_stone; }
+  // The lineage its stream is in: the Hello's, then each frame's.
+  const Lineage& lineage() const { return lineage_; }
   // "127.0.0.1:40312 (standby 'standby1')"
   std::string Describe() const;
 
@@ -77,6 +79,10 @@ class ReceiverSession {
   // Window open, transport below its high-water mark, bandwidth available.
   bool CanSend(uint64_t now_ns, size_t window_bytes);
   void SendFrame(const std::shared_ptr<const BuiltFrame>& f, uint64_t now_ns);
+  // The stream reached a junction (logsender/lineages.h): the next frame starts at
+  // `next`, offset 0 of the child lineage's first file, which continues the same TID
+  // and chain.
+  void Jump(const Boundary& next, const Lineage& child);
   void SendKeepalive(const DurableEnd& primary_end, uint64_t now_ns);
   FileSource* source() { return &source_; }
   uint64_t unacked_bytes() const { return unacked_bytes_; }
@@ -113,6 +119,7 @@ class ReceiverSession {
   bool closed_ = false;
 
   Boundary cursor_;                 // where the next frame starts
+  Lineage lineage_;
   std::optional<Boundary> acked_;   // what the receiver has made durable
   std::deque<InFlight> in_flight_;  // sent, not yet acknowledged, oldest first
   uint64_t unacked_bytes_ = 0;      // raw bytes of in_flight_
