@@ -264,7 +264,7 @@ struct SenderFixture {
 
 // The archive a receiver would write: the frames' bytes per file, checked to be
 // contiguous (each frame starts where the one before ended, or at offset 0 of the next
-// file after a log switch) and made of whole records.
+// file after a log switch, or of a new lineage's first file) and made of whole records.
 inline std::map<uint64_t, std::string> Reassemble(const FakeReceiver& r) {
   std::map<uint64_t, std::string> files;
   for (const FakeReceiver::Data& d : r.data) {
@@ -272,8 +272,15 @@ inline std::map<uint64_t, std::string> Reassemble(const FakeReceiver& r) {
     REQUIRE_MESSAGE(d.h.offset == f.size(), "frame at tranlog " << d.h.file_id << " offset "
                                                                 << d.h.offset << " does not follow "
                                                                 << f.size());
-    if (d.h.offset == 0 && !files.empty() && files.begin()->first != d.h.file_id) {
-      REQUIRE(files.count(d.h.file_id - 1));
+    if (d.h.offset == 0 && !files.empty() && files.begin()->first != d.h.file_id &&
+        !files.count(d.h.file_id - 1)) {
+      // Only the first file of a new lineage may skip ids (a junction): its header's
+      // lineage differs from the file before it.
+      tranlog::FileHeader now, before;
+      const std::string& prev = std::prev(files.find(d.h.file_id))->second;
+      REQUIRE(tranlog::DecodeFileHeader(AsBytes(d.raw).subspan(0, tranlog::kFileHeaderSize), &now).ok());
+      REQUIRE(tranlog::DecodeFileHeader(AsBytes(prev).subspan(0, tranlog::kFileHeaderSize), &before).ok());
+      REQUIRE(now.lineage != before.lineage);
     }
     (void)LastTidIn(d.raw, d.h.offset);  // whole records only
     f += d.raw;
