@@ -60,5 +60,7 @@ Status LogsenderServe(Context& ctx, const Args& args);
 Status LogreceiverStart(Context& ctx, const Args& args);
 Status LogreceiverStop(Context& ctx, const Args& args);
 Status LogreceiverServe(Context& ctx, const Args& args);
+// failover_command.cc
+Status FailoverCommand(Context& ctx, const Args& args);
 
 }  // namespace tranship::cli

@@ -95,6 +95,15 @@ const Command kCommands[] = {
       {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "--timeout", "--prefix",
        "--notify-fd"}},
      LogreceiverServe, true},
+    {"failover", "make a standby the primary: --planned (no loss) or --emergency",
+     {"tranship failover --planned --primary HOME:STONE --standby HOME:STONE "
+      "[--other-standby HOME:STONE,...] [--receiver-port P] [--timeout S] [--probe-key KEY] | "
+      "--emergency --standby HOME:STONE [--primary HOME:STONE | --primary-tranlogs DIR] "
+      "[--receiver-port P] [--accept-gap] [--timeout S] [--probe-key KEY]",
+      0, 0, {"--planned", "--emergency", "--accept-gap"},
+      {"--primary", "--standby", "--other-standby", "--receiver-port", "--timeout",
+       "--probe-key", "--primary-tranlogs"}},
+     FailoverCommand},
 };
 
 // The verbs a stone serves (engine/stone_admin.h, engine/restore_admin.h, docs/standby.md).
