@@ -132,6 +132,20 @@ void Steps::Skip(const std::string& title, const std::string& why) {
   std::fflush(stdout);
 }
 
+Result<std::string> ProbeWrite(const StoneRef& stone, const std::string& key,
+                               const std::string& why) {
+  auto c = stone.Connect();
+  if (!c.ok()) return c.status();
+  Result<uint64_t> tid = (*c)->Put(key, fmt::format("{} at {}", why, FormatUtc(NowMicros())));
+  if (!tid.ok()) return tid.status();
+  return fmt::format("'{}' committed at TID {}", key, *tid);
+}
+
+std::string NewLineage(const std::string& reply) {
+  size_t at = reply.find("new lineage");
+  return at == std::string::npos ? reply : reply.substr(at);
+}
+
 Status PollUntil(int timeout_s, const std::function<Result<bool>()>& fn) {
   uint64_t deadline = MonotonicNanos() + static_cast<uint64_t>(timeout_s) * 1'000'000'000u;
   for (;;) {

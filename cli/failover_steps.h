@@ -70,6 +70,12 @@ class Steps {
 // no logreceiver logged in. Returns what it stopped ("" if none ran).
 Result<std::string> StopReceiversOf(const StoneRef& stone, uint64_t port, int timeout_s);
 
+// Commits KEY = "WHY at TIME" on `stone`: the first write the new primary accepts.
+Result<std::string> ProbeWrite(const StoneRef& stone, const std::string& key,
+                               const std::string& why);
+// The part of commit-restore's reply that names the new lineage.
+std::string NewLineage(const std::string& reply);
+
 // Polls every 20 ms until fn returns true (done) or an error, or `timeout_s` passes
 // (TimedOut with `what`).
 Status PollUntil(int timeout_s, const std::function<Result<bool>()>& fn);
