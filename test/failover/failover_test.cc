@@ -186,6 +186,24 @@ TEST_CASE("PlannedFailoverStopsWithThePrimarySuspendedWhenTheStandbyNeverGetsThe
   CHECK(c.standby(0).Run({"get", "standby", "probe"}).out.starts_with("planned failover from prod"));
 }
 
+TEST_CASE("EmergencyFailoverRefusesWhileThePrimaryRuns") {
+  Cluster c(1);
+  c.StartStone(c.primary(), "prod");
+  SeedStandby(c, 0, "standby");
+  Proc f = c.standby(0).Run({"failover", "--emergency", "--standby", "standby", "--primary",
+                             Ref(c.primary(), "prod")});
+  INFO(f.out);
+  CHECK(f.code == 1);
+  CHECK(f.out.find("  check standby ... failed after ") != std::string::npos);
+  std::string last = f.out.substr(f.out.rfind('\n', f.out.size() - 2) + 1);
+  CHECK(last.find("Emergency failover stopped before it changed anything: 'prod' is still "
+                  "running") != std::string::npos);
+  CHECK(last.find("--planned") != std::string::npos);
+  CHECK(c.standby(0).Run({"admin", "standby", "restore-status"}).out.find("continuous restore")
+        != std::string::npos);
+  Ok(c.primary(), {"put", "prod", "still", "primary"});
+}
+
 // The ack log: writer -> how many of its transactions were acknowledged.
 std::map<uint64_t, uint64_t> Acked(const std::string& path) {
   std::map<uint64_t, uint64_t> acked;
