@@ -1,8 +1,12 @@
 // The logreceiver daemon's commands:
 //
 //   startlogreceiver -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [TLS] [-l LOG] [-v|-q]
-//                    [--foreground] [--timeout S] [--prefix P]
+//                    [--foreground] [--timeout S] [--prefix P] [--from-start]
 //   stoplogreceiver -P PORT [-s STONE]
+//
+// With an empty archive the receiver starts where the standby stone's restored state
+// ends (it asks the stone, and waits for it while it is not running in restore mode);
+// --from-start ships the primary's whole history from tranlog 1 instead.
 //
 // startlogreceiver checks what it can before launching (flags, the archive directory,
 // certificates, a receiver already running for this port and stone), then starts
@@ -50,11 +54,13 @@ struct ReceiverConfig {
   uint32_t timeout_ms = 10000;
   wire::TlsOptions tls;
   std::string base;         // "logreceiver-PORT-STONE": names the run and log files
+  bool from_start = false;  // --from-start
 };
 
 constexpr std::string_view kUsage =
     "startlogreceiver -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [-S -J CA -C CERT "
-    "-K KEY -Q PASSPHRASE -V] [-l LOG] [-v|-q] [--foreground] [--timeout S] [--prefix P]";
+    "-K KEY -Q PASSPHRASE -V] [-l LOG] [-v|-q] [--foreground] [--timeout S] [--prefix P] "
+    "[--from-start]";
 
 Status Usage(std::string_view what) {
   return Status::InvalidArgument(fmt::format("{}. Usage: {}", what, kUsage));
@@ -82,6 +88,7 @@ Result<ReceiverConfig> ParseConfig(const Home& home, const Args& args) {
   if (c.prefix.empty() || c.prefix.find('/') != std::string::npos) {
     return Usage(fmt::format("--prefix '{}' is not a file name prefix", c.prefix));
   }
+  c.from_start = args.Has("--from-start");
   if (args.Has("-v") && args.Has("-q")) return Usage("-v and -q exclude each other");
   if (args.Has("-v")) c.level = LogLevel::kDebug;
   if (args.Has("-q")) c.level = LogLevel::kWarn;
@@ -216,23 +223,31 @@ Status Serve(const Home& home, const ReceiverConfig& c, ReadinessNotifier* notif
   o.timeout_ms = c.timeout_ms;
   std::string master = c.master;
   int port = c.port;
+  // Declared before the receiver, which asks it where an empty archive starts: the link
+  // outlives every question (Close() answers those still open).
+  logreceiver::StandbyLink standby(&loop, home.SocketPath(c.stone), c.stone);
+  o.from_start = c.from_start;
+  o.ask_stone = [&standby](std::function<void(std::optional<StoneInfo>)> done) {
+    standby.AskInfo(std::move(done));
+  };
   LogReceiver receiver(&loop, o, [&loop, master, port, tls](auto done) {
     wire::Connect(&loop, master, port, tls, std::move(done));
   });
-  logreceiver::StandbyLink standby(&loop, home.SocketPath(c.stone), c.stone);
   const std::string status_path = RunPath(home, c.base, "status");
   const std::string pid_path = RunPath(home, c.base, "pid");
   receiver.on_durable = [&](const DurableEnd& end) { standby.Notify(end); };
   receiver.on_state = [&](LogReceiver::State) { WriteStatusFile(status_path, c, receiver); };
 
+  standby.Start();  // first, so that the receiver's first question finds it connecting
   Status started = receiver.Start();
   if (!started.ok()) {
     TS_LOG_ERROR("logreceiver cannot start: {}", started.ToString());
+    standby.Close();
+    uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return Status::IOError(fmt::format("Cannot start the logreceiver for '{}': {}. See {}.",
                                        c.stone, started.message(), c.log_path));
   }
-  standby.Start();
 
   struct Handles {
     uv_signal_t sigterm, sigint;

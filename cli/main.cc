@@ -81,8 +81,8 @@ const Command kCommands[] = {
      "startlogreceiver",
      {"tranship logreceiver start -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [-S -J CA "
       "-C CERT -K KEY -Q PASSPHRASE -V] [-l LOG] [-v|-q] [--foreground] [--timeout S] "
-      "[--prefix P]",
-      0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
+      "[--prefix P] [--from-start]",
+      0, 0, {"-S", "-V", "-v", "-q", "--foreground", "--from-start"},
       {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "--timeout", "--prefix"}},
      LogreceiverStart},
     {"logreceiver stop", "stop a logreceiver cleanly; alias stoplogreceiver",
@@ -91,7 +91,7 @@ const Command kCommands[] = {
     {"logreceiver serve", "run a logreceiver in this process (what startlogreceiver launches)",
      {"tranship logreceiver serve -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE ... "
       "[--foreground] [--notify-fd FD]",
-      0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
+      0, 0, {"-S", "-V", "-v", "-q", "--foreground", "--from-start"},
       {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "--timeout", "--prefix",
        "--notify-fd"}},
      LogreceiverServe, true},

@@ -31,16 +31,18 @@ Status Archive::Scan() {
 
   Result<tl::TranlogSet> set = tl::ListTranlogs(env_, {dir_}, prefix_);
   if (!set.ok()) return set.status();
-  // File ids are never skipped on the primary, so a hole in the archive is damage
-  // (or files removed by hand): resuming after it would hide the hole.
+  // File ids are never skipped within a lineage, so a hole in the archive is damage
+  // (or files removed by hand): resuming after it would hide the hole. Only the first
+  // file of a new lineage may skip ids (a junction: its header names another lineage
+  // than the file before it; CheckChunk checked its TID and chain when it arrived).
   uint64_t expect = set->oldest();
   for (const auto& [id, path] : set->files) {
-    if (id != expect) {
+    if (id != expect && !StartsNewLineage(*set, id)) {
       return Status::Corruption(fmt::format(
           "the archive {} has no {} between {} and {}: restore the missing file or reseed "
           "this standby", dir_, FileName(expect), FileName(set->oldest()), FileName(id)));
     }
-    expect++;
+    expect = id + 1;
   }
   while (!set->files.empty()) {
     auto newest = std::prev(set->files.end());
@@ -58,6 +60,21 @@ Status Archive::Scan() {
     set->files.erase(newest);
   }
   return Status::OK();  // empty: the anchor
+}
+
+bool Archive::StartsNewLineage(const tl::TranlogSet& set, uint64_t id) {
+  auto it = set.files.find(id);
+  if (it == set.files.begin() || it == set.files.end()) return false;
+  auto header = [&](const std::string& path, tl::FileHeader* h) {
+    Result<std::unique_ptr<RandomAccessFile>> f = env_->NewRandomAccessFile(path);
+    if (!f.ok()) return false;
+    uint8_t buf[tl::kFileHeaderSize];
+    Result<size_t> n = (*f)->Read(0, sizeof(buf), buf);
+    return n.ok() && *n == sizeof(buf) && tl::DecodeFileHeader(Bytes(buf, sizeof(buf)), h).ok();
+  };
+  tl::FileHeader now, before;
+  return header(it->second, &now) && header(std::prev(it)->second, &before) &&
+         now.lineage != before.lineage && now.file_id == id;
 }
 
 Result<bool> Archive::HasHeaderBytes(const std::string& path, uint64_t size) {

@@ -23,6 +23,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "engine/tranlog_reader.h"
 #include "logreceiver/record_check.h"
 
 namespace tranship::logreceiver {
@@ -73,6 +74,7 @@ class Archive {
 
  private:
   Result<bool> HasHeaderBytes(const std::string& path, uint64_t size);
+  bool StartsNewLineage(const tranlog::TranlogSet& set, uint64_t id);
   Status ScanNewest(uint64_t file_id, const std::string& path);
 
   Env* env_;

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "logreceiver/start_point.h"
 
 namespace tranship::logreceiver {
 
@@ -19,6 +20,7 @@ uint64_t MsSince(uint64_t ns) { return (MonotonicNanos() - ns) / 1000000; }
 
 const char* LogReceiver::ToString(State s) {
   switch (s) {
+    case State::kWaitingForStone: return "waiting for stone";
     case State::kConnecting: return "connecting";
     case State::kHandshake: return "handshake";
     case State::kStreaming: return "streaming";
@@ -67,11 +69,14 @@ void LogReceiver::SetState(State s, std::string_view why) {
 Status LogReceiver::Start() {
   TRANSHIP_RETURN_IF_ERROR(archive_.Scan());
   const StreamEnd& end = archive_.durable_end();
-  if (archive_.empty()) {
+  if (archive_.empty() && opts_.ask_stone && !opts_.from_start) {
+    TS_LOG_INFO("archive {} is empty: asking the standby stone '{}' where its state ends",
+                opts_.archive_dir, opts_.stone);
+  } else if (archive_.empty()) {
+    bool after = !opts_.ask_stone && opts_.empty_mode == wire::StartMode::kAfterTid;
     TS_LOG_INFO("archive {} is empty: asking for {}", opts_.archive_dir,
-                opts_.empty_mode == wire::StartMode::kAfterTid
-                    ? fmt::format("the tranlog after TID {}", opts_.after_tid)
-                    : std::string("the primary's history from tranlog 1"));
+                after ? fmt::format("the tranlog after TID {}", opts_.after_tid)
+                      : std::string("the primary's history from tranlog 1 (--from-start)"));
   } else {
     TS_LOG_INFO("archive {} ends at {} (TID {}, lineage {})", opts_.archive_dir,
                 end.pos.ToString(), end.tid, end.lineage.ToHex());
@@ -95,6 +100,53 @@ Status LogReceiver::Start() {
 }
 
 void LogReceiver::Connect() {
+  if (stopping_ || transport_ || connecting_ || asking_) return;
+  if (archive_.empty() && opts_.ask_stone) {
+    AskStone();
+    return;
+  }
+  ConnectNow();
+}
+
+void LogReceiver::AskStone() {
+  asking_ = true;
+  uint64_t generation = ++ask_generation_;
+  opts_.ask_stone([this, generation](std::optional<StoneInfo> info) {
+    if (generation != ask_generation_) return;  // asked before Stop(): nobody waits
+    asking_ = false;
+    if (stopping_) return;
+    StartChoice c = ChooseStart(opts_.from_start, info, opts_.stone);
+    if (c.wait) {
+      if (waiting_why_.empty()) {
+        TS_LOG_WARN("waiting for the standby stone '{}' to say where its state ends: {}; "
+                    "asking again every {} s",
+                    opts_.stone, c.why, opts_.stone_wait_ms / 1000.0);
+      } else if (c.why != waiting_why_) {
+        TS_LOG_INFO("still waiting for the standby stone '{}': {}", opts_.stone, c.why);
+      }
+      waiting_why_ = c.why;
+      last_error_ = c.why;
+      SetState(State::kWaitingForStone, "the standby stone has not said where it ends");
+      uv_timer_start(&retry_timer_, [](uv_timer_t* h) {
+        static_cast<LogReceiver*>(h->data)->Connect();
+      }, opts_.stone_wait_ms, 0);
+      return;
+    }
+    waiting_why_.clear();
+    opts_.empty_mode = c.mode;
+    opts_.after_lineage = c.lineage;
+    opts_.after_tid = c.tid;
+    opts_.after_chain = c.chain;
+    if (c.mode == wire::StartMode::kAfterTid) {
+      TS_LOG_INFO("the standby stone '{}' ends at TID {} (lineage {}): asking the logsender "
+                  "for the tranlog holding TID {}",
+                  opts_.stone, c.tid, c.lineage.ToHex(), c.tid + 1);
+    }
+    ConnectNow();
+  });
+}
+
+void LogReceiver::ConnectNow() {
   if (stopping_ || transport_ || connecting_) return;
   if (state_ != State::kDiskFull && state_ != State::kRefused) {
     SetState(State::kConnecting, opts_.master);
@@ -167,6 +219,7 @@ void LogReceiver::OnReady() {
   const StreamEnd& end = archive_.durable_end();
   if (archive_.empty()) {
     h.mode = opts_.empty_mode;
+    h.lineage = opts_.after_lineage;
     h.resume_tid = opts_.after_tid;
     h.resume_chain = opts_.after_chain;
   } else {
@@ -225,7 +278,10 @@ Status LogReceiver::HandleWelcome(std::string_view body) {
   wire::Welcome w;
   TRANSHIP_RETURN_IF_ERROR(wire::DecodeWelcome(body, &w));
   const StreamEnd& end = archive_.durable_end();
-  if (!archive_.empty() && w.start != end.pos) {
+  // A start at offset 0 of a later file is a junction: CheckChunk checks that file's
+  // header against the archive's end.
+  bool junction = w.start.offset == 0 && w.start.file_id > end.pos.file_id;
+  if (!archive_.empty() && w.start != end.pos && !junction) {
     return Status::Corruption(fmt::format(
         "the logsender would start at {} but the archive ends at {}", w.start.ToString(),
         end.pos.ToString()));
@@ -558,6 +614,8 @@ void LogReceiver::ScheduleRetry(Retry kind) {
 void LogReceiver::Stop(std::string_view why) {
   if (stopping_) return;
   stopping_ = true;
+  ++ask_generation_;  // an answer still on its way finds nobody waiting
+  asking_ = false;
   TS_LOG_INFO("logreceiver for '{}' stopping: {}", opts_.stone, why);
   if (!started_) return;
   SetState(State::kStopping, why);

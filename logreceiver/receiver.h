@@ -13,6 +13,8 @@
 //
 // What it does, as a list (each step one function below):
 //   scan the archive -> its durable end (cut an incomplete tail)
+//   empty archive: ask the standby stone where its restored state ends, waiting for it
+//     while it cannot say                                    (state waiting for stone)
 //   connect to the sender, say Hello with that end        (state connecting, handshake)
 //   Welcome: stream; Refuse: log the sender's words, wait (refused)
 //   for each Data frame: check it follows, decompress, validate every record, append
@@ -38,11 +40,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/env.h"
 #include "base/status.h"
+#include "engine/client.h"
 #include "engine/types.h"
 #include "logreceiver/archive.h"
 #include "wire/batch.h"
@@ -58,11 +62,20 @@ struct ReceiverOptions {
   Env* env = nullptr;       // archive I/O (a FaultInjectionEnv in disk-full tests)
   std::string archive_dir;
   std::string prefix = "tranlog";
-  // How to start when the archive is empty: kFromStart, or kAfterTid with the TID and
-  // chain where the standby stone's state ends.
+  // How to start when the archive is empty: kFromStart, or kAfterTid with the lineage,
+  // TID and chain where the standby stone's state ends.
   wire::StartMode empty_mode = wire::StartMode::kFromStart;
+  Lineage after_lineage;
   uint64_t after_tid = 0;
   uint64_t after_chain = 0;
+  // When set, the fields above are not used: before each connection with an empty
+  // archive the receiver asks the standby stone where its state ends (start_point.h).
+  // `ask_stone` answers on the loop thread, maybe later, with what the stone says
+  // (nullopt: it cannot be reached); until the stone can say, the receiver waits and
+  // asks again every stone_wait_ms.
+  std::function<void(std::function<void(std::optional<StoneInfo>)>)> ask_stone;
+  bool from_start = false;  // --from-start: ship from tranlog 1 without asking
+  uint32_t stone_wait_ms = 1000;
   // Tunables, in milliseconds. The defaults are the protocol's (1 s keepalive, 10 s
   // timeout); tests shorten them.
   uint32_t keepalive_ms = 1000;
@@ -79,7 +92,15 @@ using Connector =
 
 class LogReceiver {
  public:
-  enum class State { kConnecting, kHandshake, kStreaming, kDiskFull, kRefused, kStopping };
+  enum class State {
+    kWaitingForStone,  // empty archive: the standby stone has not said where it ends
+    kConnecting,
+    kHandshake,
+    kStreaming,
+    kDiskFull,
+    kRefused,
+    kStopping
+  };
   static const char* ToString(State s);
 
   // What `tranship status` and the status file show.
@@ -121,6 +142,8 @@ class LogReceiver {
 
   void SetState(State s, std::string_view why);
   void Connect();
+  void AskStone();  // empty archive: where does the standby stone's state end?
+  void ConnectNow();
   void OnConnected(Result<std::unique_ptr<wire::Transport>> t);
   void OnReady();
   void OnData(std::string_view bytes);
@@ -158,6 +181,9 @@ class LogReceiver {
   std::unique_ptr<wire::Transport> transport_;
   uint64_t session_ = 0;
   bool connecting_ = false;     // a Connector call is outstanding
+  bool asking_ = false;         // an ask_stone call is outstanding
+  uint64_t ask_generation_ = 0; // answers to an older ask (before Stop) are ignored
+  std::string waiting_why_;     // logged once per wait for the stone
   bool welcomed_ = false;
   bool dropping_ = false;       // Close() was called; stop handling its frames
   std::string peer_;

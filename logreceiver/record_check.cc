@@ -29,6 +29,7 @@ Status Bad(std::string_view file_name, uint64_t offset, std::string_view what) {
 Status CheckChunk(std::string_view file_name, uint64_t file_id, uint64_t offset,
                   std::string_view raw, StreamEnd* end) {
   StreamEnd at = *end;
+  bool junction = false;
   // The chunk must continue the stream exactly.
   if (at.anchor) {
     if (offset != 0 || (at.pos.file_id != 0 && file_id != at.pos.file_id)) {
@@ -38,6 +39,11 @@ Status CheckChunk(std::string_view file_name, uint64_t file_id, uint64_t offset,
                      : fmt::format("the first data must start at offset 0 of tranlog {}",
                                    at.pos.file_id));
     }
+  } else if (offset == 0 && file_id > at.pos.file_id) {
+    // A junction (docs/protocol.md): the first file of a new lineage, which continues
+    // the history where the archive ends and may skip ids; its header is checked below
+    // to continue the TID and chain and to name another lineage.
+    junction = true;
   } else if (file_id != at.pos.file_id || offset != at.pos.offset) {
     return Bad(file_name, offset,
                fmt::format("data does not follow the archive's end ({}{})",
@@ -62,6 +68,12 @@ Status CheckChunk(std::string_view file_name, uint64_t file_id, uint64_t offset,
                  fmt::format("the file header (first TID {}, start chain {:016x}) does not "
                              "continue the previous file (last TID {}, chain {:016x})",
                              h.first_tid, h.start_chain, at.tid, at.chain));
+    }
+    if (junction && h.lineage == at.lineage) {
+      return Bad(file_name, 0,
+                 fmt::format("data does not follow the archive's end ({}): only a new "
+                             "lineage's first file may skip tranlog ids",
+                             at.pos.ToString()));
     }
     at.lineage = h.lineage;
     at.tid = h.first_tid - 1;

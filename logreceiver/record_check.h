@@ -7,7 +7,9 @@
 // type, payload CRC, TID sequence, chain) plus the stream rules: the chunk starts at
 // the archive's end, a record is never cut at the end of a chunk, nothing follows a log
 // switch in its file, and the file after a log switch starts at offset 0 with a header
-// that continues the TID and chain. The same function serves any reader of a record
+// that continues the TID and chain. At a junction the stream goes on, without a log
+// switch, at offset 0 of a later file: the first file of a new lineage, whose header
+// continues the TID and chain and names another lineage. The same function serves any reader of a record
 // stream that must validate a buffer before trusting it.
 
 #include <cstdint>

@@ -124,6 +124,13 @@ void StandbyLink::OnRead(ssize_t nread, const uv_buf_t* buf) {
       down_logged_ = false;
       TS_LOG_INFO("connected to the standby stone '{}' ({}): it will be told of new "
                   "archive records", stone_, socket_path_);
+    } else if (f.type == cp::MsgType::kInfoReply) {
+      StoneInfo info;
+      Status s = cp::DecodeInfoReply(f.body, &info);
+      if (!s.ok()) TS_LOG_WARN("the standby stone '{}' answered info: {}", stone_, s.message());
+      info_in_flight_ = false;
+      AnswerInfo(s.ok() ? std::optional<StoneInfo>(info) : std::nullopt);
+      if (conn_ == nullptr) return;  // a waiter closed the link
     } else if (f.type == cp::MsgType::kArchiveNotifyReply) {
       Status s = cp::DecodeArchiveNotifyReply(f.body);
       if (!s.ok()) TS_LOG_WARN("the standby stone '{}' answered: {}", stone_, s.message());
@@ -140,13 +147,36 @@ void StandbyLink::Notify(const DurableEnd& end) {
   MaybeSend();
 }
 
-void StandbyLink::MaybeSend() {
-  if (conn_ == nullptr || !hello_done_ || write_in_flight_ || !have_latest_ || latest_sent_) {
+void StandbyLink::AskInfo(std::function<void(std::optional<StoneInfo>)> done) {
+  // Down (between attempts) or closing: say so now rather than after a backoff.
+  if (closing_ || conn_ == nullptr) {
+    done(std::nullopt);
     return;
   }
+  info_waiters_.push_back(std::move(done));
+  if (!info_in_flight_) info_wanted_ = true;
+  MaybeSend();
+}
+
+void StandbyLink::AnswerInfo(const std::optional<StoneInfo>& info) {
+  std::vector<std::function<void(std::optional<StoneInfo>)>> waiters;
+  waiters.swap(info_waiters_);
+  for (auto& w : waiters) w(info);
+}
+
+void StandbyLink::MaybeSend() {
+  if (conn_ == nullptr || !hello_done_ || write_in_flight_) return;
+  bool send_info = info_wanted_;
+  if (!send_info && (!have_latest_ || latest_sent_)) return;
   conn_->writing.clear();
-  cp::EncodeArchiveNotify(&conn_->writing, next_id_++, latest_);
-  latest_sent_ = true;
+  if (send_info) {
+    cp::EncodeInfo(&conn_->writing, next_id_++);
+    info_wanted_ = false;
+    info_in_flight_ = true;
+  } else {
+    cp::EncodeArchiveNotify(&conn_->writing, next_id_++, latest_);
+    latest_sent_ = true;
+  }
   write_in_flight_ = true;
   uv_buf_t b = uv_buf_init(conn_->writing.data(), static_cast<unsigned>(conn_->writing.size()));
   int rc = uv_write(&conn_->write_req, reinterpret_cast<uv_stream_t*>(&conn_->pipe), &b, 1,
@@ -177,6 +207,8 @@ void StandbyLink::Lost(const std::string& why) {
   hello_done_ = false;
   write_in_flight_ = false;
   latest_sent_ = !have_latest_;  // resend the newest end on the next connection
+  info_wanted_ = info_in_flight_ = false;
+  AnswerInfo(std::nullopt);
   if (closing_) return;
   if (was_up) {
     TS_LOG_WARN("lost the standby stone '{}': {}; reconnecting", stone_, why);

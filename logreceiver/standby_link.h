@@ -5,7 +5,8 @@
 // replay the new records at once instead of polling the directory.
 //
 // The stone may be down, restarting, or not yet created: the link then retries with
-// backoff (100 ms doubling to 5 s) and says so in the log once. Notifications are hints
+// backoff (100 ms doubling to 5 s) and says so in the log once. It also asks the stone
+// about itself for a receiver whose archive is empty (AskInfo). Notifications are hints
 // (the archive files are the truth): only the newest end is kept and sent, one write at
 // a time, so memory stays bounded whatever the stone does.
 //
@@ -14,8 +15,12 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "engine/client.h"
 #include "engine/client_protocol.h"
 #include "engine/types.h"
 
@@ -31,6 +36,10 @@ class StandbyLink {
   void Start();
   // Remembers `end` and sends it when the stone is connected.
   void Notify(const DurableEnd& end);
+  // Asks the stone about itself (client protocol `info`): `done` gets its answer, or
+  // nullopt when the stone cannot be reached now (not connected, or the link is lost
+  // before the answer). It may run before AskInfo returns.
+  void AskInfo(std::function<void(std::optional<StoneInfo>)> done);
   void Close();
 
   bool connected() const { return conn_ != nullptr && hello_done_; }
@@ -42,6 +51,7 @@ class StandbyLink {
   void OnConnect(int status);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   void MaybeSend();
+  void AnswerInfo(const std::optional<StoneInfo>& info);
   void Lost(const std::string& why);
   void ScheduleRetry();
 
@@ -61,6 +71,9 @@ class StandbyLink {
   uint32_t backoff_ms_ = 100;
   bool down_logged_ = false;
   uint64_t acked_ = 0;
+  std::vector<std::function<void(std::optional<StoneInfo>)>> info_waiters_;
+  bool info_wanted_ = false;     // an info request is to be sent
+  bool info_in_flight_ = false;  // ... was sent; its reply answers every waiter
 };
 
 }  // namespace tranship::logreceiver
