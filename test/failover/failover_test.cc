@@ -129,6 +129,86 @@ TEST_CASE("PlannedFailoverUnderLoadLosesNothingAndTheOtherStandbyReachesTheCheck
   CHECK(refused.out.find("suspended for failover") != std::string::npos);
 }
 
+// Standby i seeded the usual way: a full backup of the running primary, `stone create
+// --from-backup` (restore mode at the backup's TID, no tranlog of its own yet), then
+// continuous restore over an archive its logreceiver fills.
+void SeedFromBackup(Cluster& c, int i, const std::string& name) {
+  std::string backup = c.Temp(name + ".bak");
+  Ok(c.primary(), {"admin", "prod", "full-backup", backup});
+  Host& s = c.standby(i);
+  Ok(s, {"stone", "create", name, "--from-backup", backup});
+  Ok(s, {"stone", "start", name});
+  std::filesystem::create_directories(s.Path("archive"));
+  Ok(s, {"admin", name, "continuous-restore", s.Path("archive")});
+}
+
+// A logsender or logreceiver in the foreground on `h`, stopped with SIGKILL at the end.
+struct Daemon {
+  pid_t pid = 0;
+  ~Daemon() {
+    if (pid > 0) Cluster::KillNine(pid);
+  }
+};
+// A receiver from the new primary into an empty archive, then continuous restore over
+// it once the new lineage's first tranlog is there: a restored history that ends at a
+// failover checkpoint stops continuous restore as soon as it is caught up.
+void Follow(Daemon* d, Cluster& c, Host& h, int port, const std::string& stone) {
+  std::string archive = h.Path("archive-new-primary");
+  std::filesystem::create_directories(archive);
+  d->pid = h.Spawn({"-P", std::to_string(port), "-A", "127.0.0.1", "-T", archive, "-s", stone,
+                    "--foreground", "--timeout", "5"},
+                   c.Temp("receiver-" + stone + ".out"), "startlogreceiver");
+  REQUIRE(WaitFor([&] { return !std::filesystem::is_empty(archive); }, kConverge));
+  Ok(h, {"admin", stone, "continuous-restore", archive});
+}
+
+TEST_CASE("AfterAPlannedFailoverTheOldPrimaryAndAnotherStandbyFollowWithoutReseeding") {
+  Cluster c(2);
+  c.StartStone(c.primary(), "prod");
+  Ok(c.primary(), {"workload", "prod", "--writers", "4", "--transactions", "100"});
+  SeedFromBackup(c, 0, "standby");
+  SeedFromBackup(c, 1, "standby2");
+  c.StartSender("prod");
+  c.StartReceiver(0, "standby");
+  pid_t old_receiver2 = c.StartReceiver(1, "standby2");
+  Ok(c.primary(), {"workload", "prod", "--writers", "4", "--transactions", "300"});
+  Proc f = c.primary().Run({"failover", "--planned", "--primary", Ref(c.primary(), "prod"),
+                            "--standby", Ref(c.standby(0), "standby"), "--other-standby",
+                            Ref(c.standby(1), "standby2")});
+  INFO(f.out);
+  REQUIRE(f.code == 0);
+
+  // README "Failover": a logsender for the new primary; the old primary restarted with
+  // -R; every receiver into a new, empty archive (it starts from its stone's restored
+  // position: the failover checkpoint, where the new lineage begins).
+  int port = FreePort();
+  Daemon sender, from_prod, from_standby2;
+  sender.pid = c.standby(0).Spawn({"-P", std::to_string(port), "-A", "127.0.0.1", "-T",
+                                   c.standby(0).Path("data/standby/tranlog"), "-s", "standby",
+                                   "--foreground", "--timeout", "5"},
+                                  c.Temp("new-sender.out"), "startlogsender");
+  Ok(c.primary(), {"stone", "stop", "prod"});
+  Ok(c.primary(), {"stone", "start", "prod", "-R"});
+  Follow(&from_prod, c, c.primary(), port, "prod");
+  CHECK(Cluster::Stop(old_receiver2) == 0);
+  Follow(&from_standby2, c, c.standby(1), port, "standby2");
+
+  Ok(c.standby(0), {"workload", "standby", "--writers", "4", "--transactions", "200",
+                    "--keys-per-txn", "3"});
+  Ok(c.standby(0), {"put", "standby", "after-failover", "1"});
+  std::string want = Digest(c.standby(0), "standby");
+  REQUIRE_FALSE(want.empty());
+  for (auto [h, stone] : {std::pair<Host*, std::string>{&c.primary(), "prod"},
+                          {&c.standby(1), "standby2"}}) {
+    std::string got;
+    bool same = WaitFor([&] { return (got = Digest(*h, stone)) == want; }, kConverge);
+    INFO(stone << ": " << got << " want " << want);
+    INFO(h->Run({"admin", stone, "restore-status"}).out);
+    INFO(ReadAll(c.Temp("receiver-" + stone + ".out")));
+    CHECK(same);
+  }
+}
+
 TEST_CASE("PlannedFailoverRefusesAStandbyNotInContinuousRestoreBeforeSuspending") {
   Cluster c(1);
   c.StartStone(c.primary(), "prod");
