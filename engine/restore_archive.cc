@@ -186,8 +186,28 @@ ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
   if (to_end_of_log_ != 0 && reader_file_id_ >= to_end_of_log_) {
     return Stop(ReplayStop::kEndOfFile, fmt::format("end of {}", Name(reader_file_id_)));
   }
-  // A file without a log switch is the newest one: a later file means its end is
-  // missing. Looked at twice, because the writer may have just added the log switch.
+  // A file without a log switch is the newest one of its lineage: a later file means
+  // its end is missing. Looked at twice, because the writer may have just added the log
+  // switch. A later file that continues the restored history exactly (a new lineage's
+  // first file, which may skip ids: a junction) is where the history goes on.
+  {
+    const RestoredPosition at = engine_->restore_progress().at;
+    auto set = tranlog::ListTranlogs(env_, source_.dirs, source_.prefix);
+    if (set.ok()) {
+      auto next = set->files.upper_bound(reader_file_id_);
+      if (next != set->files.end()) {
+        auto h = tranlog::FileReader::Open(env_, next->second);
+        if (h.ok() && (*h)->header().first_tid == at.tid + 1 &&
+            (*h)->header().start_chain == at.chain && (*h)->header().lineage != at.lineage) {
+          TS_LOG_INFO("restore: {} ends at TID {}; the history goes on in {} (lineage {})",
+                      reader_->path(), at.tid, next->second, (*h)->header().lineage.ToHex());
+          reader_.reset();
+          min_next_file_ = next->first;
+          return Step::kProgress;
+        }
+      }
+    }
+  }
   if (!Find(reader_file_id_ + 1).empty()) {
     if (!end_seen_once_) {
       end_seen_once_ = true;
