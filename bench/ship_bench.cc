@@ -163,7 +163,8 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
     std::string home = fmt::format("{}/standby{}", base, i);
     fs::create_directories(home + "/archive");
     std::vector<std::string> rargs = {"-P", std::to_string(port), "-A", "127.0.0.1", "-T",
-                                      home + "/archive", "-s", "standby", "--foreground", "-q"};
+                                      home + "/archive", "-s", "standby", "--foreground", "-q",
+                                      "--from-start"};
     rargs.insert(rargs.end(), tls_receiver.begin(), tls_receiver.end());
     rs.push_back(Spawn(o, home, "startlogreceiver", rargs, home + "/receiver.out"));
   }

@@ -40,8 +40,9 @@ struct Receiver {
   std::string archive;
 
   std::vector<std::string> Args(std::vector<std::string> extra = {}) const {
+    // --from-start: most of these receivers have no standby stone to ask.
     std::vector<std::string> a = {"-P", std::to_string(port), "-A", "127.0.0.1", "-T",
-                                  archive, "-s", stone};
+                                  archive, "-s", stone, "--from-start"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -183,6 +184,47 @@ TEST_CASE("TellsItsStandbyStoneWhenItRuns") {
     return test::ReadAll(h.Path("log/standby1.log")).find("a logreceiver logged out") !=
            std::string::npos;
   }));
+  CHECK(h.RunAlias("stopstone", {"standby1"}).code == 0);
+}
+
+// Without --from-start, an empty archive starts where the standby stone's state ends:
+// the receiver waits (saying so once) until the stone runs in restore mode, then asks
+// the logsender for the tranlog after the stone's TID.
+TEST_CASE("AnEmptyArchiveWaitsForItsStandbyStoneToSayWhereItEnds") {
+  CliHarness h;
+  KillOnExit guard{h};
+  REQUIRE(h.Run({"stone", "create", "standby1"}).code == 0);
+  Receiver r{h, ClosedPort(), "standby1", h.TempPath("archive")};
+  std::vector<std::string> args = r.Args();
+  args.pop_back();  // no --from-start
+  REQUIRE(h.RunAlias("startlogreceiver", args).code == 0);
+  const std::string waiting =
+      "waiting for the standby stone 'standby1' to say where its state ends";
+  CHECK(test::WaitFor([&] {
+    return r.Status().find("\"state\":\"waiting for stone\"") != std::string::npos;
+  }));
+  CHECK(test::WaitFor([&] {
+    return test::ReadAll(r.LogPath()).find(waiting) != std::string::npos;
+  }));
+  CHECK(r.Status().find("is not running") != std::string::npos);
+  // A primary has no restored position: still waiting, with that reason.
+  REQUIRE(h.RunAlias("startstone", {"standby1"}).code == 0);
+  CHECK(test::WaitFor([&] {
+    return test::ReadAll(r.LogPath()).find("not in restore mode") != std::string::npos;
+  }));
+  REQUIRE(h.RunAlias("stopstone", {"standby1"}).code == 0);
+  REQUIRE(h.RunAlias("startstone", {"standby1", "-R"}).code == 0);
+  CHECK(test::WaitFor([&] {
+    return test::ReadAll(r.LogPath()).find("the standby stone 'standby1' ends at TID") !=
+           std::string::npos;
+  }, std::chrono::seconds(15)));
+  CHECK(test::WaitFor([&] {
+    return r.Status().find("\"state\":\"connecting\"") != std::string::npos;
+  }));
+  std::string log = test::ReadAll(r.LogPath());
+  size_t first = log.find(waiting);
+  CHECK(log.find(waiting, first + 1) == std::string::npos);  // said once
+  CHECK(h.RunAlias("stoplogreceiver", {"-P", std::to_string(r.port)}).code == 0);
   CHECK(h.RunAlias("stopstone", {"standby1"}).code == 0);
 }
 

@@ -96,7 +96,8 @@ TEST_CASE("watchdog: a logsender (options from an env file) and a logreceiver ki
                     port + " -A 127.0.0.1 -T " + p.Path("data/prod/tranlog") +
                     " -s prod --timeout 5 --foreground\"\n");
   std::vector<std::string> receiver = {"logreceiver", "--", "-P", port, "-A", "127.0.0.1",
-                                       "-T", s.Path("archive"), "-s", "standby", "--timeout", "5"};
+                                       "-T", s.Path("archive"), "-s", "standby", "--timeout", "5",
+                                       "--from-start"};
   const std::string sender_pid = "logsender-" + port + ".pid";
   const std::string receiver_pid = "logreceiver-" + port + "-standby.pid";
 

@@ -153,6 +153,8 @@ class Cluster {
     }
   }
 
+  bool receivers_from_start = false;
+
   Host& primary() { return *primary_; }
   Host& standby(int i) { return *standbys_[static_cast<size_t>(i)]; }
   int port() const { return port_; }
@@ -204,12 +206,15 @@ class Cluster {
   }
   std::string SenderLog() const { return ReadAll(primary_->Path("log/logsender-" + std::to_string(port_) + ".log")); }
 
-  // startlogreceiver in the foreground on standby i, archiving into archive/ there.
+  // startlogreceiver in the foreground on standby i, archiving into archive/ there. An
+  // empty archive starts where the standby stone's state ends, unless
+  // receivers_from_start (pure shipping tests, without a standby stone).
   pid_t StartReceiver(int i, const std::string& stone, std::vector<std::string> extra = {}) {
     Host& h = standby(i);
     std::vector<std::string> args = {"-P", std::to_string(port_), "-A", "127.0.0.1", "-T",
                                      h.Path("archive"), "-s", stone, "--foreground",
                                      "--timeout", "5"};
+    if (receivers_from_start) args.push_back("--from-start");
     args.insert(args.end(), extra.begin(), extra.end());
     std::filesystem::create_directories(h.Path("archive"));
     pid_t p = h.Spawn(args, Temp("receiver" + std::to_string(i) + ".out"), "startlogreceiver");

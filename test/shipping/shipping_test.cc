@@ -60,6 +60,7 @@ bool LogHas(const std::function<std::string()>& log, const std::string& what) {
 
 TEST_CASE("OneReceiverOverTlsGetsByteIdenticalArchives") {
   Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   c.StartSender("prod", c.SenderTls());
   c.StartReceiver(0, "standby", c.ReceiverTls());
@@ -75,6 +76,7 @@ TEST_CASE("OneReceiverOverTlsGetsByteIdenticalArchives") {
 
 TEST_CASE("FiveReceiversAndTheSixthIsRefused") {
   Cluster c(6);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   c.StartSender("prod");
   for (int i = 0; i < 5; i++) c.StartReceiver(i, "standby");
@@ -94,6 +96,7 @@ TEST_CASE("FiveReceiversAndTheSixthIsRefused") {
 
 TEST_CASE("KillNineOfSenderAndReceiverMidStream") {
   Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   pid_t sender = c.StartSender("prod", c.SenderTls());
   pid_t receiver = c.StartReceiver(0, "standby", c.ReceiverTls());
@@ -116,6 +119,7 @@ TEST_CASE("KillNineOfSenderAndReceiverMidStream") {
 
 TEST_CASE("StoneRestartedUnderARunningSender") {
   Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   c.StartSender("prod");
   c.StartReceiver(0, "standby");
@@ -132,6 +136,7 @@ TEST_CASE("StoneRestartedUnderARunningSender") {
 
 TEST_CASE("TlsRefusals") {
   Cluster c(5);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   c.StartSender("prod", c.SenderTls());
   Workload(c, "prod", 50);
@@ -169,6 +174,7 @@ TEST_CASE("TlsRefusals") {
 
 TEST_CASE("TlsReceiverAgainstAPlaintextSender") {
   Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   c.StartSender("prod");
   c.StartReceiver(0, "standby", c.ReceiverTls());
@@ -178,6 +184,7 @@ TEST_CASE("TlsReceiverAgainstAPlaintextSender") {
 
 TEST_CASE("GarbageOnTheSenderPortClosesOnlyThatLink") {
   Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
   c.StartStone(c.primary(), "prod");
   c.StartSender("prod");
   c.StartReceiver(0, "standby");
@@ -211,6 +218,7 @@ TEST_CASE("ReceiverDiskFullThenFreed") {
     return;
   }
   Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
   std::string archive = c.standby(0).Path("archive");
   std::filesystem::create_directories(archive);
   REQUIRE(mount("tmpfs", archive.c_str(), "tmpfs", 0, "size=3m,mode=0700") == 0);
