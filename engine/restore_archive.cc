@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 namespace tranship {
@@ -190,7 +191,11 @@ ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
   // its end is missing. Looked at twice, because the writer may have just added the log
   // switch. A later file that continues the restored history exactly (a new lineage's
   // first file, which may skip ids: a junction) is where the history goes on.
-  {
+  // Listing the directories is cheap but not free, and a caught-up continuous restore
+  // comes here every 100 ms: a later id than the next one is looked for once a second.
+  const uint64_t now = MonotonicNanos();
+  if (!Find(reader_file_id_ + 1).empty() || now >= next_listing_ns_) {
+    next_listing_ns_ = now + 1000000000ull;
     const RestoredPosition at = engine_->restore_progress().at;
     auto set = tranlog::ListTranlogs(env_, source_.dirs, source_.prefix);
     if (set.ok()) {

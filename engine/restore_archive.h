@@ -76,6 +76,7 @@ class ArchiveReplayer {
   uint64_t reader_file_id_ = 0;
   uint64_t min_next_file_ = 0;  // after a log switch that was skipped: open at least this
   bool end_seen_once_ = false;  // end of a file with a later file present, seen once
+  uint64_t next_listing_ns_ = 0;  // when to look for a junction's file again
   ReplayStop stop_ = ReplayStop::kNone;
   std::string why_;
   std::string missing_;
