@@ -4,9 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/restore_admin.h"
-
 #include "engine/backup_admin.h"
+#include "engine/restore_admin.h"
 
 #include <algorithm>
 
