@@ -50,8 +50,13 @@ class ContinuousRestore {
   static constexpr size_t kBatchRecords = 1024;
 
   // `on_end` runs on the thread when it ends (not for RequestStop(false)).
+  // `pending_failover_tid`: a failover checkpoint the restored history already ends at
+  // when an operator starts continuous restore to follow what comes after it (the new
+  // primary's lineage); it does not stop the run again. 0 when resuming after a restart:
+  // then a pending failover checkpoint stops it, as it would have before the restart.
   ContinuousRestore(Engine* engine, Env* env, ArchiveSource source,
-                    std::function<void(const ContinuousState&)> on_end);
+                    std::function<void(const ContinuousState&)> on_end,
+                    uint64_t pending_failover_tid = 0);
   ~ContinuousRestore();
 
   void Start();
@@ -68,6 +73,7 @@ class ContinuousRestore {
   ArchiveSource source_;
   ArchiveReplayer replayer_;
   std::function<void(const ContinuousState&)> on_end_;
+  uint64_t pending_failover_tid_;
   std::thread thread_;
 
   mutable std::mutex mu_;

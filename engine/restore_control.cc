@@ -209,12 +209,14 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
   return fmt::format("{}. Stopped at the {}.", applied, why);
 }
 
-Status RestoreControl::StartContinuousLocked(const ArchiveSource& source) {
+Status RestoreControl::StartContinuousLocked(const ArchiveSource& source,
+                                             uint64_t pending_failover_tid) {
   TRANSHIP_RETURN_IF_ERROR(
       WriteFileAtomic(env_, Path(kContinuousRestoreMarker), EncodeSource(source)));
   (void)WriteFileAtomic(env_, Path(kRestoreSourceMarker), EncodeSource(source));
   auto c = std::make_unique<ContinuousRestore>(
-      engine_, env_, source, [this](const ContinuousState& end) { OnContinuousEnd(end); });
+      engine_, env_, source, [this](const ContinuousState& end) { OnContinuousEnd(end); },
+      pending_failover_tid);
   std::lock_guard<std::mutex> l(mu_);
   source_ = source;
   stop_reason_.clear();
@@ -262,7 +264,15 @@ Result<std::string> RestoreControl::StartContinuous(const std::vector<std::strin
   std::string note;
   auto src = SourceFor(dirs, prefix, &note);
   if (!src.ok()) return src.status();
-  TRANSHIP_RETURN_IF_ERROR(StartContinuousLocked(*src));
+  // Started by an operator at a failover checkpoint the history already ends at: follow
+  // what comes after it (the new primary's lineage) instead of stopping there again.
+  uint64_t pending_failover = engine_->restore_progress().failover_tid;
+  TRANSHIP_RETURN_IF_ERROR(StartContinuousLocked(*src, pending_failover));
+  if (pending_failover != 0) {
+    note += fmt::format("; the restored history ends at the failover checkpoint at TID {}: "
+                        "continuous restore follows what comes after it",
+                        pending_failover);
+  }
   RestoredPosition at = engine_->restore_progress().at;
   TS_LOG_INFO("continuous restore from {} ({}) at {}", Join(src->dirs), note, at.ToString());
   return fmt::format(

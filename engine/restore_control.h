@@ -96,7 +96,7 @@ class RestoreControl {
                                   std::string* prefix_note);
   Result<std::string> Replay(ArchiveSource source, uint64_t to_end_of_log,
                              const std::string& prefix_note);
-  Status StartContinuousLocked(const ArchiveSource& source);
+  Status StartContinuousLocked(const ArchiveSource& source, uint64_t pending_failover_tid = 0);
   void OnContinuousEnd(const ContinuousState& end);
   void SetGap(const std::string& missing);
   std::string Path(const char* marker) const;

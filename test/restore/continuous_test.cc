@@ -110,19 +110,40 @@ TEST_CASE("AFailoverCheckpointStopsItAndCommitRestoreTakesOver") {
   CHECK(st.progress.at.tid == *f);
   CHECK(st.progress.failover_tid == *f);
   CHECK(SameDigest(x.s.get(), x.p.get()));
-  // commit-restore is refused while continuous restore runs: start it again to see.
+  // Started again by an operator, it follows what comes after the checkpoint instead of
+  // stopping there again, and commit-restore is refused while it runs.
   auto again = x.s->restore()->StartContinuous({x.prod.TranlogDir()}, std::nullopt);
   REQUIRE(again.ok());
+  CHECK(again->find("follows what comes after it") != std::string::npos);
   auto refused = x.s->restore()->CommitRestore(false, 0);
-  // Either it is still running (refused) or it already stopped at the failover again.
-  if (!refused.ok()) {
-    CHECK(refused.status().message().find("stop-continuous-restore") != std::string::npos);
-    CHECK(WaitFor([&] { return !x.s->restore()->GetStatus().continuous; }, kConverge));
-    refused = x.s->restore()->CommitRestore(false, 0);
-  }
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("stop-continuous-restore") != std::string::npos);
+  CHECK(x.s->restore()->GetStatus().continuous);
+  REQUIRE(x.s->restore()->StopContinuous().ok());
+  CHECK(WaitFor([&] { return !x.s->restore()->GetStatus().continuous; }, kConverge));
+  refused = x.s->restore()->CommitRestore(false, 0);
   REQUIRE_MESSAGE(refused.ok(), refused.status().ToString());
   CHECK(x.s->Commit(PutTxn("new-primary", "1")).ok());
   CHECK(x.s->durable_end().tid == *f + 3);  // lineage start, checkpoint, the commit
+}
+
+TEST_CASE("StartedAgainAtAFailoverCheckpointItFollowsWhatComesAfter") {
+  Pair x;
+  x.Follow();
+  CommitN(x.p.get(), "a", 20);
+  auto f = x.p->SuspendCommits();
+  REQUIRE(f.ok());
+  REQUIRE(WaitFor([&] { return !x.s->restore()->GetStatus().continuous; }, kConverge));
+  // The operator starts it again before anything follows the checkpoint: it waits.
+  REQUIRE(x.s->restore()->StartContinuous({x.prod.TranlogDir()}, std::nullopt).ok());
+  x.s->restore()->NotifyArchive(x.p->durable_end());
+  CHECK(x.s->restore()->GetStatus().continuous);
+  // The primary resumes and commits more: the standby follows.
+  REQUIRE(x.p->ResumeCommits().ok());
+  CommitN(x.p.get(), "b", 20);
+  CHECK(x.Converged());
+  CHECK(x.s->restore()->GetStatus().continuous);
+  CHECK(SameDigest(x.s.get(), x.p.get()));
 }
 
 TEST_CASE("AResumeCommitsAlreadyInTheArchiveKeepsItGoing") {
