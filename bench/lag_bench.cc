@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -104,6 +105,10 @@ std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int sampl
       }
     }
     us.push_back(static_cast<double>(MonotonicNanos() - t0) / 1000.0);
+    if (std::getenv("LAG_BENCH_KEEP") != nullptr && us.back() > 20000) {
+      std::fprintf(stderr, "slow sample %s: %.1f ms, ended at %s\n", key.c_str(), us.back() / 1000,
+                   FormatLocalTime(NowMicros()).c_str());
+    }
     usleep(2000);  // spacing between samples, not synchronisation
   }
   return us;
@@ -219,6 +224,10 @@ int main(int argc, char** argv) {
   Run(P, {"-P", port}, "stoplogsender");
   Run(P, {"stone", "stop", "prod"});
   Run(S, {"stone", "stop", "standby"});
-  fs::remove_all(dir);
+  if (std::getenv("LAG_BENCH_KEEP") != nullptr) {
+    std::printf("kept %s (LAG_BENCH_KEEP)\n", dir.c_str());
+  } else {
+    fs::remove_all(dir);
+  }
   return 0;
 }
