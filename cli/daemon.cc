@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ constexpr int kNotifyFd = 3;
   // Nothing else of the caller's (pipes of a test harness, sockets) stays open.
   close_range(kNotifyFd + 1, ~0u, 0);
 
+  for (const auto& [name, value] : launch.env) setenv(name.c_str(), value.c_str(), 1);
   std::vector<std::string> args = {"tranship"};
   args.insert(args.end(), launch.args.begin(), launch.args.end());
   args.insert(args.end(), {"--notify-fd", std::to_string(kNotifyFd)});
@@ -64,6 +66,43 @@ std::string DescribeExit(pid_t pid) {
 }
 
 }  // namespace
+
+std::vector<std::string> DaemonServeArgs(const std::string& group, const Args& args,
+                                         DaemonLaunch* launch) {
+  std::vector<std::string> out = {group, "serve"};
+  for (const auto& [k, v] : args.values) {
+    if (k == "-Q" && v.rfind("@", 0) != 0 && v.rfind("env:", 0) != 0) {
+      launch->env.emplace_back(kDaemonPassphraseEnv, v);
+      out.insert(out.end(), {k, std::string("env:") + kDaemonPassphraseEnv});
+      continue;
+    }
+    out.insert(out.end(), {k, v});
+  }
+  for (const std::string& f : args.flags) {
+    if (f != "--foreground") out.push_back(f);
+  }
+  return out;
+}
+
+Status RunDaemonServe(const Args& args, const std::string& group, const std::string& start_cmd,
+                      const std::function<Status(ReadinessNotifier*)>& serve) {
+  signal(SIGPIPE, SIG_IGN);
+  Result<uint64_t> fd = args.Number("--notify-fd", UINT64_MAX);
+  if (!fd.ok()) return fd.status();
+  if (*fd == UINT64_MAX && !args.Has("--foreground")) {
+    return Status::InvalidArgument(fmt::format(
+        "'tranship {} serve' runs a {} in this process; use --foreground, or start a daemon "
+        "with '{}'.",
+        group, group, start_cmd));
+  }
+  ReadinessNotifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
+  Status s = serve(&notifier);
+  if (!s.ok() && *fd != UINT64_MAX) {
+    notifier.Failed(s.message());
+    std::exit(1);
+  }
+  return s;
+}
 
 Result<pid_t> StartDaemon(const DaemonLaunch& launch, const std::string& self_exe) {
   int fds[2];

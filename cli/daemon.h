@@ -19,10 +19,16 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+#include <utility>
+
 #include "base/status.h"
+#include "cli/args.h"
 #include "cli/home.h"
 
 namespace tranship::cli {
+
+class ReadinessNotifier;
 
 // How one daemon is launched.
 struct DaemonLaunch {
@@ -32,7 +38,27 @@ struct DaemonLaunch {
   std::string log_path;  // the daemon's stderr is appended here
   // Names the daemon in messages: "The stone 'prod'", "The logsender on port 5000".
   std::string what;
+  // Set in the daemon's environment only (not in the caller's).
+  std::vector<std::pair<std::string, std::string>> env;
 };
+
+// The environment variable through which a start command hands a literal -Q passphrase
+// to its daemon: a command line is visible to every user through ps, an environment only
+// to the process's owner.
+inline constexpr char kDaemonPassphraseEnv[] = "TRANSHIP_DAEMON_KEY_PASSPHRASE";
+
+// The arguments of `GROUP serve` for the flags of `GROUP start` (startlogsender,
+// startlogreceiver): --foreground dropped, and a literal -Q PASSPHRASE replaced by
+// `-Q env:TRANSHIP_DAEMON_KEY_PASSPHRASE` with the value moved into launch->env.
+// -Q @FILE and -Q env:VAR pass through unchanged.
+std::vector<std::string> DaemonServeArgs(const std::string& group, const Args& args,
+                                         DaemonLaunch* launch);
+
+// The body of `GROUP serve`: requires --notify-fd (from StartDaemon) or --foreground,
+// runs `serve` with the readiness notifier, and reports a failure before readiness to
+// the starter (then exits 1) or, in the foreground, returns it.
+Status RunDaemonServe(const Args& args, const std::string& group, const std::string& start_cmd,
+                      const std::function<Status(ReadinessNotifier*)>& serve);
 
 // Launches the daemon and waits for its readiness report. Returns its pid.
 Result<pid_t> StartDaemon(const DaemonLaunch& launch, const std::string& self_exe);

@@ -302,15 +302,6 @@ Status Serve(const Home& home, const ReceiverConfig& c, ReadinessNotifier* notif
   return Status::OK();
 }
 
-// Flags of `logreceiver start`, passed on unchanged to `logreceiver serve`.
-std::vector<std::string> ServeArgs(const Args& args) {
-  std::vector<std::string> out = {"logreceiver", "serve"};
-  for (const auto& [k, v] : args.values) out.insert(out.end(), {k, v});
-  for (const std::string& f : args.flags) {
-    if (f != "--foreground") out.push_back(f);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -330,7 +321,7 @@ Status LogreceiverStart(Context& ctx, const Args& args) {
     if (!lock.ok()) return lock.status();
   }
   DaemonLaunch launch;
-  launch.args = ServeArgs(args);
+  launch.args = DaemonServeArgs("logreceiver", args, &launch);
   launch.log_path = c->log_path;
   launch.what = fmt::format("The logreceiver for stone '{}' on port {}", c->stone, c->port);
   Result<pid_t> pid = StartDaemon(launch, ctx.self_exe);
@@ -341,22 +332,10 @@ Status LogreceiverStart(Context& ctx, const Args& args) {
 }
 
 Status LogreceiverServe(Context& ctx, const Args& args) {
-  signal(SIGPIPE, SIG_IGN);
-  Result<uint64_t> fd = args.Number("--notify-fd", UINT64_MAX);
-  if (!fd.ok()) return fd.status();
-  if (*fd == UINT64_MAX && !args.Has("--foreground")) {
-    return Status::InvalidArgument(
-        "'tranship logreceiver serve' runs a logreceiver in this process; use --foreground, "
-        "or start a daemon with 'startlogreceiver'.");
-  }
-  ReadinessNotifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
-  Result<ReceiverConfig> c = ParseConfig(ctx.home, args);
-  Status s = c.ok() ? Serve(ctx.home, *c, &notifier) : c.status();
-  if (!s.ok() && *fd != UINT64_MAX) {
-    notifier.Failed(s.message());
-    std::exit(1);
-  }
-  return s;
+  return RunDaemonServe(args, "logreceiver", "startlogreceiver", [&](ReadinessNotifier* notifier) {
+    Result<ReceiverConfig> c = ParseConfig(ctx.home, args);
+    return c.ok() ? Serve(ctx.home, *c, notifier) : c.status();
+  });
 }
 
 Status LogreceiverStop(Context& ctx, const Args& args) {

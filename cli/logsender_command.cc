@@ -335,15 +335,6 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
   return Status::OK();
 }
 
-// Flags of `logsender start`, passed on unchanged to `logsender serve`.
-std::vector<std::string> ServeArgs(const Args& args) {
-  std::vector<std::string> out = {"logsender", "serve"};
-  for (const auto& [k, v] : args.values) out.insert(out.end(), {k, v});
-  for (const std::string& f : args.flags) {
-    if (f != "--foreground") out.push_back(f);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -362,7 +353,7 @@ Status LogsenderStart(Context& ctx, const Args& args) {
     if (!lock.ok()) return lock.status();
   }
   DaemonLaunch launch;
-  launch.args = ServeArgs(args);
+  launch.args = DaemonServeArgs("logsender", args, &launch);
   launch.log_path = c->log_path;
   launch.what = fmt::format("The logsender on port {}", c->port);
   Result<pid_t> pid = StartDaemon(launch, ctx.self_exe);
@@ -373,22 +364,10 @@ Status LogsenderStart(Context& ctx, const Args& args) {
 }
 
 Status LogsenderServe(Context& ctx, const Args& args) {
-  signal(SIGPIPE, SIG_IGN);
-  Result<uint64_t> fd = args.Number("--notify-fd", UINT64_MAX);
-  if (!fd.ok()) return fd.status();
-  if (*fd == UINT64_MAX && !args.Has("--foreground")) {
-    return Status::InvalidArgument(
-        "'tranship logsender serve' runs a logsender in this process; use --foreground, or "
-        "start a daemon with 'startlogsender'.");
-  }
-  ReadinessNotifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
-  Result<SenderConfig> c = ParseConfig(ctx.home, args);
-  Status s = c.ok() ? Serve(ctx.home, *c, &notifier) : c.status();
-  if (!s.ok() && *fd != UINT64_MAX) {
-    notifier.Failed(s.message());
-    std::exit(1);
-  }
-  return s;
+  return RunDaemonServe(args, "logsender", "startlogsender", [&](ReadinessNotifier* notifier) {
+    Result<SenderConfig> c = ParseConfig(ctx.home, args);
+    return c.ok() ? Serve(ctx.home, *c, notifier) : c.status();
+  });
 }
 
 Status LogsenderStop(Context& ctx, const Args& args) {

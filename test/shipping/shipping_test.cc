@@ -245,3 +245,35 @@ TEST_CASE("ReceiverDiskFullThenFreed") {
 }
 
 }  // namespace tranship::test
+
+namespace tranship::test {
+
+TEST_CASE("ALiteralPassphraseNeverAppearsOnTheDaemonsCommandLine") {
+  Cluster c(1);
+  c.receivers_from_start = true;  // no standby stone here
+  c.StartStone(c.primary(), "prod");
+  std::string certs = c.Certs();
+  std::string pass = ReadAll(certs + "/passphrase.txt");
+  while (!pass.empty() && (pass.back() == '\n' || pass.back() == '\r')) pass.pop_back();
+  REQUIRE_FALSE(pass.empty());
+  // startlogsender as a daemon (not --foreground), with the passphrase itself after -Q.
+  Proc start = c.primary().Run(
+      {"-P", std::to_string(c.port()), "-A", "127.0.0.1", "-T",
+       c.primary().Path("data/prod/tranlog"), "-s", "prod", "-S", "-J", certs + "/ca.pem", "-C",
+       certs + "/server.pem", "-K", certs + "/server-encrypted.key", "-Q", pass},
+      "startlogsender");
+  REQUIRE_MESSAGE(start.code == 0, start.out);
+  pid_t sender = c.primary().PidOf("logsender-" + std::to_string(c.port()) + ".pid");
+  REQUIRE(sender > 0);
+  std::string cmdline = ReadAll("/proc/" + std::to_string(sender) + "/cmdline");
+  CHECK(cmdline.find("logsender") != std::string::npos);
+  CHECK(cmdline.find(pass) == std::string::npos);
+  // The daemon still unlocked its key: a receiver streams from it.
+  c.StartReceiver(0, "standby", c.ReceiverTls());
+  Workload(c, "prod", 100);
+  CHECK(LogHas([&] { return c.ReceiverLog(0, "standby"); }, "streaming"));
+  CHECK(c.SenderLog().find(pass) == std::string::npos);
+  c.primary().Run({"-P", std::to_string(c.port())}, "stoplogsender");
+}
+
+}  // namespace tranship::test
