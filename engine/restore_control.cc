@@ -11,6 +11,13 @@
 namespace tranship {
 namespace {
 
+Status NotInRestoreMode(const std::string& name) {
+  return Status::Busy(fmt::format(
+      "The stone '{}' is not in restore mode. To restore into it restart it with "
+      "'startstone {} -R'",
+      name, name));
+}
+
 std::string EncodeSource(const ArchiveSource& s) {
   std::string out = "prefix " + s.prefix + "\n";
   for (const std::string& d : s.dirs) out += "dir " + d + "\n";
@@ -135,12 +142,7 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
                                            const std::string& prefix_note) {
   std::lock_guard<std::mutex> op(op_mu_);
   const std::string name = StoneName();
-  if (!engine_->in_restore_mode()) {
-    return Status::Busy(fmt::format(
-        "The stone '{}' is not in restore mode. To restore into it restart it with "
-        "'startstone {} -R'",
-        name, name));
-  }
+  if (!engine_->in_restore_mode()) return NotInRestoreMode(name);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (continuous_) {
@@ -239,12 +241,7 @@ Result<std::string> RestoreControl::StartContinuous(const std::vector<std::strin
                                                     const std::optional<std::string>& prefix) {
   std::lock_guard<std::mutex> op(op_mu_);
   const std::string name = StoneName();
-  if (!engine_->in_restore_mode()) {
-    return Status::Busy(fmt::format(
-        "The stone '{}' is not in restore mode. To restore into it restart it with "
-        "'startstone {} -R'",
-        name, name));
-  }
+  if (!engine_->in_restore_mode()) return NotInRestoreMode(name);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (shut_down_) return Status::Aborted("the stone is shutting down");

@@ -76,25 +76,30 @@ void StandbyLink::OnConnect(int status) {
     Lost(fmt::format("read from {}: {}", socket_path_, uv_strerror(rc)));
     return;
   }
-  std::string hello;
-  cp::EncodeHello(&hello, next_id_++, cp::kLogreceiverClientName);
-  conn_->writing = std::move(hello);
+  conn_->write_req.data = conn_;
+  conn_->writing.clear();
+  cp::EncodeHello(&conn_->writing, next_id_++, cp::kLogreceiverClientName);
+  WriteBuffered();
+}
+
+// Sends conn_->writing; when it is out, MaybeSend() sends whatever is due next.
+// REQUIRES: no write in flight.
+void StandbyLink::WriteBuffered() {
   write_in_flight_ = true;
   uv_buf_t b = uv_buf_init(conn_->writing.data(), static_cast<unsigned>(conn_->writing.size()));
-  conn_->write_req.data = conn_;
-  rc = uv_write(&conn_->write_req, reinterpret_cast<uv_stream_t*>(&conn_->pipe), &b, 1,
-                [](uv_write_t* req, int st) {
-                  auto* c = static_cast<Conn*>(req->data);
-                  if (c->closed) return;
-                  StandbyLink* self = c->link;
-                  self->write_in_flight_ = false;
-                  if (st < 0) {
-                    self->Lost(fmt::format("write to {}: {}", self->socket_path_,
-                                           uv_strerror(st)));
-                    return;
-                  }
-                  self->MaybeSend();
-                });
+  int rc = uv_write(&conn_->write_req, reinterpret_cast<uv_stream_t*>(&conn_->pipe), &b, 1,
+                    [](uv_write_t* req, int st) {
+                      auto* c = static_cast<Conn*>(req->data);
+                      if (c->closed) return;
+                      StandbyLink* self = c->link;
+                      self->write_in_flight_ = false;
+                      if (st < 0) {
+                        self->Lost(fmt::format("write to {}: {}", self->socket_path_,
+                                               uv_strerror(st)));
+                        return;
+                      }
+                      self->MaybeSend();
+                    });
   if (rc != 0) Lost(fmt::format("write to {}: {}", socket_path_, uv_strerror(rc)));
 }
 
@@ -177,22 +182,7 @@ void StandbyLink::MaybeSend() {
     cp::EncodeArchiveNotify(&conn_->writing, next_id_++, latest_);
     latest_sent_ = true;
   }
-  write_in_flight_ = true;
-  uv_buf_t b = uv_buf_init(conn_->writing.data(), static_cast<unsigned>(conn_->writing.size()));
-  int rc = uv_write(&conn_->write_req, reinterpret_cast<uv_stream_t*>(&conn_->pipe), &b, 1,
-                    [](uv_write_t* req, int st) {
-                      auto* c = static_cast<Conn*>(req->data);
-                      if (c->closed) return;
-                      StandbyLink* self = c->link;
-                      self->write_in_flight_ = false;
-                      if (st < 0) {
-                        self->Lost(fmt::format("write to {}: {}", self->socket_path_,
-                                               uv_strerror(st)));
-                        return;
-                      }
-                      self->MaybeSend();
-                    });
-  if (rc != 0) Lost(fmt::format("write to {}: {}", socket_path_, uv_strerror(rc)));
+  WriteBuffered();
 }
 
 void StandbyLink::Lost(const std::string& why) {

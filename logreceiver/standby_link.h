@@ -51,6 +51,7 @@ class StandbyLink {
   void OnConnect(int status);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   void MaybeSend();
+  void WriteBuffered();
   void AnswerInfo(const std::optional<StoneInfo>& info);
   void Lost(const std::string& why);
   void ScheduleRetry();
