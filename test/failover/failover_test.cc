@@ -22,19 +22,6 @@
 namespace tranship::test {
 namespace {
 
-constexpr auto kConverge = std::chrono::seconds(60);
-
-Proc Ok(const Host& h, const std::vector<std::string>& args) {
-  Proc p = h.Run(args);
-  INFO("tranship " << args[0] << " " << (args.size() > 1 ? args[1] : "") << ": " << p.out);
-  REQUIRE(p.code == 0);
-  return p;
-}
-
-std::string Digest(const Host& h, const std::string& stone) {
-  Proc p = h.Run({"admin", stone, "digest"});
-  return p.code == 0 ? p.out : std::string();
-}
 std::string Hash(const std::string& digest) { return digest.substr(digest.rfind(' ') + 1); }
 
 // Standby i gets a copy of the stopped primary's repository and starts in restore mode

@@ -82,6 +82,23 @@ class Host {
   std::string root_;
 };
 
+// How long the tests wait for standbys to converge before calling it a failure.
+inline constexpr auto kConverge = std::chrono::seconds(60);
+
+// Runs `tranship ARGS...` on `h` and requires it to succeed.
+inline Proc Ok(const Host& h, const std::vector<std::string>& args) {
+  Proc p = h.Run(args);
+  INFO("tranship " << args[0] << " " << (args.size() > 1 ? args[1] : "") << ": " << p.out);
+  REQUIRE(p.code == 0);
+  return p;
+}
+
+// `tranship admin STONE digest` on `h`, or "" if it failed.
+inline std::string Digest(const Host& h, const std::string& stone) {
+  Proc p = h.Run({"admin", stone, "digest"});
+  return p.code == 0 ? p.out : std::string();
+}
+
 inline size_t CountLinesOf(const std::string& path) {
   std::string s = ReadAll(path);
   size_t n = 0;

@@ -16,7 +16,6 @@
 namespace tranship::test {
 namespace {
 
-constexpr auto kConverge = std::chrono::seconds(60);
 
 std::string PrimaryTranlogs(Cluster& c, const std::string& stone) {
   return c.primary().Path("data/" + stone + "/tranlog");
