@@ -11,6 +11,8 @@ class FaultWritableFile final : public WritableFile {
       : env_(env), base_(std::move(base)) {}
 
   Status Append(Bytes data) override {
+    auto power = env_->HoldPower();
+    if (env_->PoweredOff()) return PowerGone("write");
     // Bytes that land in preallocated space need no new room, as on a real disk.
     uint64_t end = base_->Size() + data.size();
     size_t needed = end > prealloc_end_ ? static_cast<size_t>(end - std::max(prealloc_end_, base_->Size())) : 0;
@@ -20,6 +22,8 @@ class FaultWritableFile final : public WritableFile {
     return base_->Append(data);
   }
   Status Sync() override {
+    auto power = env_->HoldPower();
+    if (env_->PoweredOff()) return PowerGone("fdatasync");
     if (!env_->ConsumeSpace(0)) {
       return Status::NoSpace("fdatasync " + base_->path() + ": No space left on device");
     }
@@ -28,10 +32,14 @@ class FaultWritableFile final : public WritableFile {
     return s;
   }
   Status Truncate(uint64_t size) override {
+    auto power = env_->HoldPower();
+    if (env_->PoweredOff()) return PowerGone("truncate");
     prealloc_end_ = size;
     return base_->Truncate(size);
   }
   Status Preallocate(uint64_t bytes) override {
+    auto power = env_->HoldPower();
+    if (env_->PoweredOff()) return PowerGone("preallocate");
     uint64_t want = base_->Size() + bytes;
     size_t needed = want > prealloc_end_ ? static_cast<size_t>(want - std::max(prealloc_end_, base_->Size())) : 0;
     if (!env_->ConsumeSpace(needed)) {
@@ -46,6 +54,10 @@ class FaultWritableFile final : public WritableFile {
   const std::string& path() const override { return base_->path(); }
 
  private:
+  Status PowerGone(const char* what) const {
+    return Status::IOError(std::string(what) + " " + base_->path() + ": the power is off");
+  }
+
   FaultInjectionEnv* env_;
   std::unique_ptr<WritableFile> base_;
   uint64_t prealloc_end_ = 0;  // end of the space Preallocate() has reserved
@@ -72,6 +84,8 @@ void FaultInjectionEnv::RecordSynced(const std::string& path, uint64_t size) {
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(
     const std::string& path, bool truncate) {
+  auto power = HoldPower();
+  if (PoweredOff()) return Status::IOError("open " + path + ": the power is off");
   auto f = base_->NewWritableFile(path, truncate);
   if (!f.ok()) return f.status();
   {
@@ -83,6 +97,8 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(
 }
 
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
+  auto power = HoldPower();
+  if (PoweredOff()) return Status::IOError("remove " + path + ": the power is off");
   {
     std::lock_guard<std::mutex> l(mu_);
     synced_size_.erase(path);
@@ -91,6 +107,8 @@ Status FaultInjectionEnv::RemoveFile(const std::string& path) {
 }
 
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+  auto power = HoldPower();
+  if (PoweredOff()) return Status::IOError("rename " + from + ": the power is off");
   Status s = base_->RenameFile(from, to);
   if (s.ok()) {
     std::lock_guard<std::mutex> l(mu_);
@@ -112,6 +130,12 @@ Status FaultInjectionEnv::DropUnsyncedData() {
     if ((*f)->Size() > size) TRANSHIP_RETURN_IF_ERROR((*f)->Truncate(size));
   }
   return Status::OK();
+}
+
+Status FaultInjectionEnv::PowerCut() {
+  std::unique_lock<std::shared_mutex> off(power_mu_);
+  powered_off_.store(true);
+  return DropUnsyncedData();
 }
 
 }  // namespace tranship
