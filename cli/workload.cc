@@ -1,11 +1,12 @@
 // tranship workload: a testing tool for crash tests and the demo, not for operators.
 //
 //   tranship workload NAME [--writers N] [--transactions N] [--seconds S]
-//                          [--keys-per-txn K] [--ack-log FILE]
-//   tranship workload NAME --check FILE [--keys-per-txn K]
+//                          [--keys-per-txn K] [--ack-log FILE] [--key-prefix P]
+//   tranship workload NAME --check FILE [--keys-per-txn K] [--key-prefix P]
 //
 // Writer w (one thread and one connection each) commits transactions i = 0, 1, 2, ...
-// in order; transaction i puts K keys "wl/<w>/<i>/<k>" all with the value "w<w>t<i>".
+// in order; transaction i puts K keys "<P>/<w>/<i>/<k>" all with the value "w<w>t<i>"
+// (P defaults to "wl"; runs one after another on the same stone use distinct prefixes).
 // After each acknowledged commit it appends "<w> <i>" to the ack log (first line
 // "writers N"), with one write(2), so the log survives the stone being killed. A writer
 // stops at its first error: the outcome of that last commit is unknown.
@@ -36,8 +37,15 @@
 namespace tranship::cli {
 namespace {
 
-std::string Key(uint64_t w, uint64_t i, uint64_t k) { return fmt::format("wl/{}/{}/{}", w, i, k); }
+std::string Key(const std::string& prefix, uint64_t w, uint64_t i, uint64_t k) {
+  return fmt::format("{}/{}/{}/{}", prefix, w, i, k);
+}
 std::string Value(uint64_t w, uint64_t i) { return fmt::format("w{}t{}", w, i); }
+
+std::string KeyPrefix(const Args& args) {
+  std::string p = args.Value("--key-prefix");
+  return p.empty() ? "wl" : p;
+}
 
 struct Shared {
   std::atomic<uint64_t> commits{0};
@@ -46,7 +54,8 @@ struct Shared {
   std::vector<std::string> errors;  // guarded by mu
 };
 
-void WriterLoop(const Home& home, const std::string& name, uint64_t w, uint64_t count,
+void WriterLoop(const Home& home, const std::string& name, const std::string& prefix,
+                uint64_t w, uint64_t count,
                 uint64_t keys, uint64_t deadline_ns, int ack_fd, Shared* shared) {
   auto fail = [&](const Status& s) {
     std::lock_guard<std::mutex> lock(shared->mu);
@@ -58,7 +67,7 @@ void WriterLoop(const Home& home, const std::string& name, uint64_t w, uint64_t 
     if (deadline_ns != 0 && MonotonicNanos() > deadline_ns) break;
     TxnRequest txn;
     for (uint64_t k = 0; k < keys; k++) {
-      txn.writes.push_back({WriteOp::Kind::kPut, Key(w, i, k), Value(w, i)});
+      txn.writes.push_back({WriteOp::Kind::kPut, Key(prefix, w, i, k), Value(w, i)});
     }
     Result<uint64_t> tid = (*client)->Commit(txn);
     if (!tid.ok()) return fail(tid.status());
@@ -72,9 +81,10 @@ void WriterLoop(const Home& home, const std::string& name, uint64_t w, uint64_t 
   }
 }
 
-void Writer(const Home& home, const std::string& name, uint64_t w, uint64_t count,
+void Writer(const Home& home, const std::string& name, const std::string& prefix,
+            uint64_t w, uint64_t count,
             uint64_t keys, uint64_t deadline_ns, int ack_fd, Shared* shared) {
-  WriterLoop(home, name, w, count, keys, deadline_ns, ack_fd, shared);
+  WriterLoop(home, name, prefix, w, count, keys, deadline_ns, ack_fd, shared);
   shared->running.fetch_sub(1);
 }
 
@@ -108,7 +118,7 @@ Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
     uint64_t count = *total / *writers + (w < *total % *writers ? 1 : 0);
     if (*seconds != 0 && !args.Has("--transactions")) count = UINT64_MAX;
     shared.running.fetch_add(1);
-    threads.emplace_back(Writer, std::cref(ctx.home), name, w, count, *keys, deadline, ack_fd,
+    threads.emplace_back(Writer, std::cref(ctx.home), name, KeyPrefix(args), w, count, *keys, deadline, ack_fd,
                          &shared);
   }
   bool tty = isatty(2) == 1;
@@ -138,6 +148,7 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   Result<uint64_t> keys = args.Number("--keys-per-txn", 3);
   if (!keys.ok()) return keys.status();
   std::string path = args.Value("--check");
+  const std::string prefix = KeyPrefix(args);
   Result<std::string> text = ReadFileToString(Env::Default(), path);
   if (!text.ok()) return text.status();
   std::istringstream in(*text);
@@ -163,12 +174,12 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   auto present = [&](uint64_t w, uint64_t i, uint64_t nkeys) -> Result<uint64_t> {
     uint64_t n = 0;
     for (uint64_t k = 0; k < nkeys; k++) {
-      Result<ReadResult> r = (*client)->Get(Key(w, i, k));
+      Result<ReadResult> r = (*client)->Get(Key(prefix, w, i, k));
       if (!r.ok()) return r.status();
       if (r->found && r->value == Value(w, i)) {
         n++;
       } else {
-        absent = Key(w, i, k);
+        absent = Key(prefix, w, i, k);
       }
     }
     return n;

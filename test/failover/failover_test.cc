@@ -17,6 +17,7 @@
 #include "engine/client.h"
 #include "engine/tranlog_reader.h"
 #include "engine/transaction.h"
+#include "test/failover/emergency_trial.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {
@@ -24,44 +25,6 @@ namespace {
 
 std::string Hash(const std::string& digest) { return digest.substr(digest.rfind(' ') + 1); }
 
-// Standby i gets a copy of the stopped primary's repository and starts in restore mode
-// (its restored position is the primary's durable end), in continuous restore over the
-// archive its logreceiver will fill.
-void SeedStandby(Cluster& c, int i, const std::string& name) {
-  Host& p = c.primary();
-  Host& s = c.standby(i);
-  Ok(p, {"stone", "stop", "prod"});
-  Ok(s, {"stone", "create", name});
-  std::filesystem::remove_all(s.Path("data/" + name));
-  std::filesystem::copy(p.Path("data/prod"), s.Path("data/" + name),
-                        std::filesystem::copy_options::recursive);
-  Ok(p, {"stone", "start", "prod"});
-  Ok(s, {"stone", "start", name, "-R"});
-  std::filesystem::create_directories(s.Path("archive"));
-  Ok(s, {"admin", name, "continuous-restore", s.Path("archive")});
-}
-
-std::string Ref(const Host& h, const std::string& stone) { return h.root() + ":" + stone; }
-
-// A workload of 4 writers in the background on the primary until it fails or `seconds`
-// pass; returns its pid. Its ack log is `ack`.
-pid_t StartWorkload(Cluster& c, const std::string& ack, int seconds) {
-  return c.primary().Spawn({"workload", "prod", "--writers", "4", "--transactions", "10000000",
-                            "--seconds", std::to_string(seconds), "--keys-per-txn", "2",
-                            "--ack-log", ack},
-                           c.Temp("workload.out"));
-}
-size_t Acks(const std::string& ack) {
-  size_t n = CountLinesOf(ack);
-  return n > 0 ? n - 1 : 0;  // the first line is "writers N"
-}
-
-// Each step line: "  TITLE ... 12.3 ms ..." (or "1.23 s").
-bool StepDone(const std::string& out, const std::string& title) {
-  std::regex re("\n  " + std::regex_replace(title, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
-                R"( \.\.\. [0-9]+\.[0-9]+ (ms|s)\b)");
-  return std::regex_search("\n" + out, re);
-}
 
 size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -85,7 +48,7 @@ TEST_CASE("PlannedFailoverUnderLoadLosesNothingAndTheOtherStandbyReachesTheCheck
   // The writers stop at their first refused commit; every acknowledged one is in the log.
   int st = 0;
   REQUIRE(waitpid(load, &st, 0) == load);
-  CHECK(ReadAll(c.Temp("workload.out")).find("suspended for failover") != std::string::npos);
+  CHECK(ReadAll(c.Temp("workload-wl.out")).find("suspended for failover") != std::string::npos);
 
   for (std::string title : {"check prod and standby", "suspend-commits on prod",
                             "wait for standby to replay the failover checkpoint",
@@ -271,113 +234,9 @@ TEST_CASE("EmergencyFailoverRefusesWhileThePrimaryRuns") {
   Ok(c.primary(), {"put", "prod", "still", "primary"});
 }
 
-// The ack log: writer -> how many of its transactions were acknowledged.
-std::map<uint64_t, uint64_t> Acked(const std::string& path) {
-  std::map<uint64_t, uint64_t> acked;
-  std::istringstream in(ReadAll(path));
-  std::string line;
-  std::getline(in, line);
-  uint64_t w, i;
-  while (in >> w >> i) acked[w] = std::max(acked[w], i + 1);
-  return acked;
-}
-
 TEST_CASE("EmergencyFailoverAfterKillNineUnderLoadKeepsAPrefixAndInventsNothing") {
-  Cluster c(1);
-  c.StartStone(c.primary(), "prod");
-  SeedStandby(c, 0, "standby");
-  c.StartSender("prod");
-  c.StartReceiver(0, "standby");
-  std::string ack = c.Temp("ack.log");
-  pid_t load = StartWorkload(c, ack, 120);
-  REQUIRE(WaitFor([&] { return Acks(ack) >= 2000; }, kConverge));
-  pid_t stone = c.primary().PidOf("prod.pid");
-  REQUIRE(stone > 0);
-  kill(stone, SIGKILL);
-  REQUIRE(waitpid(load, nullptr, 0) == load);
-
-  Proc f = c.standby(0).Run({"failover", "--emergency", "--standby", "standby", "--primary",
-                             Ref(c.primary(), "prod"), "--probe-key", "probe"});
-  INFO(f.out);
-  REQUIRE(f.code == 0);
-  for (std::string title : {"check standby", "stop the logreceiver of standby",
-                            "stop-continuous-restore on standby", "restore-status of standby",
-                            "commit-restore on standby", "probe write on standby"}) {
-    CHECK_MESSAGE(StepDone(f.out, title), title);
-  }
-  std::smatch m;
-  REQUIRE(std::regex_search(f.out, m, std::regex("'standby' is the primary: it holds prod's history up to TID ([0-9]+) ")));
-  uint64_t restored = std::stoull(m[1]);
-  CHECK(f.out.find("tranlog info of prod's last tranlog:\nfile:") != std::string::npos);
-
-  // What the killed primary logged (its tranlogs end at a torn tail at most) and what
-  // its writers were told. The invariant: the new primary holds exactly the workload
-  // transactions the primary logged at TIDs up to the restored TID, each whole, and
-  // nothing else. So (a) every acknowledged transaction logged at or before the restored
-  // TID is present, (b) nothing the primary did not log, or logged later, is present
-  // (each writer's candidates are its transactions 0..acked+1: it never sent more), and
-  // (c) the key count leaves no room for anything else.
-  std::vector<uint64_t> all_tids;                                  // every record
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> logged;  // (writer, i) -> TID
-  {
-    auto set = tranlog::ListTranlogs(Env::Default(), {c.primary().Path("data/prod/tranlog")},
-                                     "tranlog");
-    REQUIRE(set.ok());
-    for (auto& [id, path] : set->files) {
-      auto file = tranlog::FileReader::Open(Env::Default(), path);
-      REQUIRE(file.ok());
-      tranlog::RecordRef rec;
-      while ((*file)->Next(&rec) == tranlog::FileReader::Outcome::kRecord) {
-        all_tids.push_back(rec.header.tid);
-        if (rec.header.type != tranlog::RecordType::kCommit) continue;
-        REQUIRE(DecodeCommitPayload(rec.payload, [&](WriteOp::Kind, std::string_view key,
-                                                     std::string_view) {
-          unsigned long long w, i, k;
-          if (std::sscanf(std::string(key).c_str(), "wl/%llu/%llu/%llu", &w, &i, &k) == 3) {
-            logged[{w, i}] = rec.header.tid;
-          }
-        }).ok());
-      }
-    }
-  }
-  std::map<uint64_t, uint64_t> acked = Acked(ack);
-  REQUIRE(acked.size() == 4);
-  for (auto& [w, a] : acked) {
-    for (uint64_t i = 0; i < a; i++) REQUIRE_MESSAGE(logged.count({w, i}), w << " " << i);
-  }
-  REQUIRE(!all_tids.empty());
-  CHECK(restored <= all_tids.back());
-  uint64_t left = static_cast<uint64_t>(
-      std::count_if(all_tids.begin(), all_tids.end(), [&](uint64_t t) { return t > restored; }));
-  CHECK(f.out.find(left == 0 ? std::string("Left behind: nothing")
-                             : "Left behind: " + std::to_string(left) + " records") !=
-        std::string::npos);
-
-  auto client = StoneClient::Connect(c.standby(0).Path("run/standby.sock"), "standby");
-  REQUIRE(client.ok());
-  uint64_t expected_txns = 0, present_acked = 0;
-  for (auto& [w, a] : acked) {
-    for (uint64_t i = 0; i <= a + 1; i++) {
-      auto it = logged.find({w, i});
-      bool expect = it != logged.end() && it->second <= restored;
-      expected_txns += expect;
-      for (uint64_t k = 0; k < 2; k++) {
-        std::string key = "wl/" + std::to_string(w) + "/" + std::to_string(i) + "/" +
-                          std::to_string(k);
-        auto got = (*client)->Get(key);
-        REQUIRE(got.ok());
-        INFO(key << " restored TID " << restored);
-        REQUIRE(got->found == expect);
-        if (expect) CHECK(got->value == "w" + std::to_string(w) + "t" + std::to_string(i));
-      }
-      present_acked += expect && i < a;
-    }
-  }
-  CHECK(present_acked > 0);  // the standby had received part of the load
-  // 2 keys per transaction, plus the probe key: nothing else exists.
-  std::string d = Digest(c.standby(0), "standby");
-  CHECK(d.find(" keys " + std::to_string(2 * expected_txns + 1) + " ") != std::string::npos);
-  Ok(c.standby(0), {"put", "standby", "after", "emergency"});
+  EmergencyOutcome out = EmergencyFailoverTrial(2000, 0);
+  CHECK(out.present_acked > 0);  // the standby had received part of the load
 }
 
 }  // namespace

@@ -264,4 +264,37 @@ class Cluster {
   std::vector<pid_t> children_;
 };
 
+// Standby i gets a copy of the stopped primary's repository (stone `prod`) and starts in
+// restore mode (its restored position is the primary's durable end), in continuous
+// restore over the archive its logreceiver will fill.
+inline void SeedStandby(Cluster& c, int i, const std::string& name) {
+  Host& p = c.primary();
+  Host& s = c.standby(i);
+  Ok(p, {"stone", "stop", "prod"});
+  Ok(s, {"stone", "create", name});
+  std::filesystem::remove_all(s.Path("data/" + name));
+  std::filesystem::copy(p.Path("data/prod"), s.Path("data/" + name),
+                        std::filesystem::copy_options::recursive);
+  Ok(p, {"stone", "start", "prod"});
+  Ok(s, {"stone", "start", name, "-R"});
+  std::filesystem::create_directories(s.Path("archive"));
+  Ok(s, {"admin", name, "continuous-restore", s.Path("archive")});
+}
+
+// `tranship workload` of 4 writers (2 keys per transaction) in the background on the
+// primary's stone `prod` until it fails or `seconds` pass; returns its pid. Its ack log
+// is `ack`; `prefix` keeps the keys of successive runs apart.
+inline pid_t StartWorkload(Cluster& c, const std::string& ack, int seconds,
+                           const std::string& prefix = "wl") {
+  return c.primary().Spawn({"workload", "prod", "--writers", "4", "--transactions", "10000000",
+                            "--seconds", std::to_string(seconds), "--keys-per-txn", "2",
+                            "--ack-log", ack, "--key-prefix", prefix},
+                           c.Temp("workload-" + prefix + ".out"));
+}
+// Acknowledged commits in an ack log (its first line is "writers N").
+inline size_t Acks(const std::string& ack) {
+  size_t n = CountLinesOf(ack);
+  return n > 0 ? n - 1 : 0;
+}
+
 }  // namespace tranship::test
