@@ -31,17 +31,13 @@
 #include "base/fault_env.h"
 #include "engine/engine.h"
 #include "test/test_util.h"
+#include "test/trials/trial.h"
 
 namespace tranship {
 namespace {
 
 constexpr int kWriters = 4;
 constexpr int kKeysPerTxn = 3;
-
-uint64_t EnvNumber(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
 
 std::string Key(int w, uint64_t i, int k) {
   return std::to_string(w) + "/" + std::to_string(i) + "/" + std::to_string(k);
@@ -173,14 +169,8 @@ void PowerLossOnce(std::mt19937_64& rng, int iteration) {
 }
 
 TEST_CASE("PowerLossUnderConcurrentCommitsKeepsEveryAcknowledgedCommit") {
-  uint64_t iterations = EnvNumber("TRANSHIP_POWER_ITERATIONS", 10);
-  if (uint64_t sample = EnvNumber("TRANSHIP_CHAOS_SAMPLE", 0); sample != 0) {
-    iterations = std::min(iterations, sample);
-  }
-  uint64_t seed = EnvNumber("TRANSHIP_SEED", std::random_device{}());
-  MESSAGE("power-loss trial: seed " << seed << " (TRANSHIP_SEED=" << seed
-                                     << " replays), " << iterations << " iterations");
-  std::mt19937_64 rng(seed);
+  uint64_t iterations = test::TrialIterations("TRANSHIP_POWER_ITERATIONS", 5);
+  std::mt19937_64 rng = test::TrialRng("power-loss trial", iterations);
   for (uint64_t i = 0; i < iterations; i++) PowerLossOnce(rng, static_cast<int>(i));
 }
 

@@ -146,6 +146,52 @@ inline bool SameTranlogs(const std::string& dir_a, const std::string& dir_b,
   return true;
 }
 
+// Whether the archive `archive` is a byte-identical copy of the tail of `primary`'s
+// tranlogs: each of its files equals the primary's file of the same name, their numbers
+// have no gap, and the last is the primary's last (an archive that began at a standby's
+// restored position holds no earlier file).
+inline bool ArchiveIsTailOf(const std::string& archive, const std::string& primary,
+                            std::string* why = nullptr) {
+  auto ids = [](const std::string& d) {
+    std::map<uint64_t, std::string> m;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(d, ec)) {
+      uint64_t id;
+      if (tranlog::ParseFileName(e.path().filename().string(), "tranlog", &id)) m[id] = e.path();
+    }
+    return m;
+  };
+  auto a = ids(archive), p = ids(primary);
+  auto fail = [&](const std::string& w) {
+    if (why) *why = w;
+    return false;
+  };
+  if (a.empty() || p.empty()) return fail("no tranlogs in " + (a.empty() ? archive : primary));
+  if (a.rbegin()->first != p.rbegin()->first) {
+    return fail("archive ends at tranlog " + std::to_string(a.rbegin()->first) +
+                ", the primary at " + std::to_string(p.rbegin()->first));
+  }
+  uint64_t expect = a.begin()->first;
+  for (auto& [id, path] : a) {
+    if (id != expect++) return fail("archive has a gap before tranlog " + std::to_string(id));
+    if (!p.count(id)) return fail("tranlog " + std::to_string(id) + " is not the primary's");
+    std::string mine = ReadAll(path), theirs = ReadAll(p[id]);
+    // The primary's newest file may end in preallocated zeros (docs/tranlog-format.md).
+    if (id == p.rbegin()->first && theirs.size() > mine.size() &&
+        theirs.find_first_not_of('\0', mine.size()) == std::string::npos) {
+      theirs.resize(mine.size());
+    }
+    if (mine != theirs) {
+      size_t at = 0;
+      while (at < mine.size() && at < theirs.size() && mine[at] == theirs[at]) at++;
+      return fail("tranlog " + std::to_string(id) + " differs from the primary's at byte " +
+                  std::to_string(at) + " (sizes " + std::to_string(mine.size()) + " and " +
+                  std::to_string(theirs.size()) + ")");
+    }
+  }
+  return true;
+}
+
 class Cluster {
  public:
   explicit Cluster(int standbys) {
