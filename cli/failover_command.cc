@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <future>
+
 #include "base/clock.h"
 #include "cli/commands.h"
 #include "cli/failover.h"
@@ -77,8 +79,8 @@ Result<std::string> WaitForFailoverCheckpoint(const StoneRef& standby, uint64_t 
 
 // Equal digests of two stones (the same TID, the same SHA-256 of the state).
 Result<std::string> CompareDigests(const StoneRef& a, const std::string& a_digest,
-                                   const StoneRef& b, uint64_t tid) {
-  Result<std::string> b_digest = b.Digest();
+                                   const StoneRef& b, const Result<std::string>& b_digest,
+                                   uint64_t tid) {
   if (!b_digest.ok()) return b_digest.status();
   if (!a_digest.starts_with(fmt::format("tid {} ", tid))) {
     return Status::Corruption(fmt::format("the digest of '{}' is not at TID {}: {}", a.name, tid,
@@ -192,10 +194,13 @@ Status PlannedFailover(Context& ctx, const Args& args, const FailoverOptions& o)
   std::string primary_digest;
   title = fmt::format("compare digests of {} and {} at TID {}", p.name, s.name, tid);
   r = steps.Run(title, [&](const Steps::Progress&) -> Result<std::string> {
+    // Both stones compute their digests at the same time.
+    std::future<Result<std::string>> standby = std::async(std::launch::async, [&] { return s.Digest(); });
     Result<std::string> d = p.Digest();
+    Result<std::string> sd = standby.get();
     if (!d.ok()) return d.status();
     primary_digest = *d;
-    return CompareDigests(p, primary_digest, s, tid);
+    return CompareDigests(p, primary_digest, s, sd, tid);
   });
   if (!r.ok()) return stopped_suspended(title, r.status(), "choose another standby");
 
@@ -247,7 +252,7 @@ Status PlannedFailover(Context& ctx, const Args& args, const FailoverOptions& o)
     r = steps.Run(title, [&](const Steps::Progress& progress) -> Result<std::string> {
       Result<std::string> w = WaitForFailoverCheckpoint(other, tid, o.timeout_s, progress);
       if (!w.ok()) return w.status();
-      return CompareDigests(p, primary_digest, other, tid);
+      return CompareDigests(p, primary_digest, other, other.Digest(), tid);
     });
     if (!r.ok()) {
       return Status::Busy(fmt::format(

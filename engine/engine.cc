@@ -50,15 +50,13 @@ struct WorkItem {
   RestoredPosition pos;                            // kEnterRestore
 };
 
-void EncodeVarintTo(EVP_MD_CTX* ctx, uint64_t v) {
-  uint8_t buf[10];
-  int n = 0;
+// Appends the varint encoding of `v` to `out`.
+void AppendVarint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<uint8_t>(v | 0x80);
+    out->push_back(static_cast<char>(v | 0x80));
     v >>= 7;
   }
-  buf[n++] = static_cast<uint8_t>(v);
-  EVP_DigestUpdate(ctx, buf, static_cast<size_t>(n));
+  out->push_back(static_cast<char>(v));
 }
 
 class EngineImpl final : public Engine {
@@ -69,6 +67,7 @@ class EngineImpl final : public Engine {
         applied_tid_(rs.tid), restoring_(rs.restoring), restore_(rs.restore),
         writer_(std::move(rs.writer)), suspended_(rs.commits_suspended), end_(rs.end) {
     last_checkpoint_tid_ = rs.tid;
+    checkpoint_record_tid_ = rs.tid;
     last_checkpoint_us_ = NowMicros();
     if (writer_) writer_->Preallocate();
     restore_control_ = std::make_unique<RestoreControl>(this, env_);
@@ -220,12 +219,21 @@ class EngineImpl final : public Engine {
     d.keys = state_.size();
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    // The pairs are encoded into a buffer hashed 64 KiB at a time: one digest update
+    // per pair would cost more than the hashing itself.
+    std::string buf;
+    buf.reserve(80 << 10);
     for (const auto& [k, e] : state_) {
-      EncodeVarintTo(ctx, k.size());
-      EVP_DigestUpdate(ctx, k.data(), k.size());
-      EncodeVarintTo(ctx, e.value.size());
-      EVP_DigestUpdate(ctx, e.value.data(), e.value.size());
+      AppendVarint(&buf, k.size());
+      buf += k;
+      AppendVarint(&buf, e.value.size());
+      buf += e.value;
+      if (buf.size() >= (64 << 10)) {
+        EVP_DigestUpdate(ctx, buf.data(), buf.size());
+        buf.clear();
+      }
     }
+    EVP_DigestUpdate(ctx, buf.data(), buf.size());
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex(ctx, md, &n);
@@ -371,7 +379,7 @@ class EngineImpl final : public Engine {
 
   // Whether the state is exactly that of the last checkpoint of a suspended primary.
   bool SuspendedAndIdle() const {
-    return suspended_ && writer_ && writer_->last_tid() == last_checkpoint_tid_ &&
+    return suspended_ && writer_ && writer_->last_tid() == checkpoint_record_tid_ &&
            !writer_->HasPending();
   }
 
@@ -524,8 +532,11 @@ class EngineImpl final : public Engine {
   }
 
   // Writes a checkpoint record (not in restore mode), copies the state and hands it to
-  // the checkpoint thread. With `wait`, returns the extent write's result.
-  Result<uint64_t> DoCheckpoint(bool wait, uint8_t record_flags = 0) {
+  // the checkpoint thread. With `wait`, returns the extent write's result. With
+  // `state_frozen` (commits suspended: nothing changes the state until resume-commits or
+  // restore mode, which first wait for the extent write), the thread reads the state in
+  // place instead of a copy, so that suspending a large stone takes no copy.
+  Result<uint64_t> DoCheckpoint(bool wait, uint8_t record_flags = 0, bool state_frozen = false) {
     JoinCheckpointThread();
     ExtentHeader h;
     std::shared_ptr<StateMap> snapshot;
@@ -544,7 +555,10 @@ class EngineImpl final : public Engine {
       h.chain = writer_->chain();
       h.last_commit_us = writer_->last_timestamp_us();
       h.flags = suspended_ ? kExtentFlagCommitsSuspended : 0;
-      snapshot = std::make_shared<StateMap>(state_);  // writes happen on this thread only
+      checkpoint_record_tid_ = h.tid;
+      // Writes happen on this thread only.
+      snapshot = state_frozen ? std::shared_ptr<StateMap>(&state_, [](StateMap*) {})
+                              : std::make_shared<StateMap>(state_);
     } else {
       // Restore mode: restore batches write the state from another thread; the state and
       // the restored position are taken together under the lock.
@@ -598,7 +612,10 @@ class EngineImpl final : public Engine {
     }
     uint64_t before = writer_->last_tid();
     suspended_ = true;
-    Result<uint64_t> r = DoCheckpoint(/*wait=*/true, tranlog::kFlagFailover);
+    // The failover checkpoint record alone makes the suspension durable (recovery
+    // replays it as suspended), so the answer need not wait for the extent, which is
+    // written in the background from the frozen state.
+    Result<uint64_t> r = DoCheckpoint(/*wait=*/false, tranlog::kFlagFailover, /*state_frozen=*/true);
     if (writer_->last_tid() == before) suspended_ = false;  // the record was not written
     if (r.ok()) TS_LOG_INFO("commits suspended for failover at TID {}", *r);
     return r;
@@ -606,6 +623,7 @@ class EngineImpl final : public Engine {
 
   Result<uint64_t> DoResume() {
     if (restoring_) return InRestoreMode();
+    JoinCheckpointThread();  // it may still read the frozen state
     if (!suspended_) {
       return Status::InvalidArgument(
           fmt::format("Commits to the stone '{}' are not suspended", opts_.stone_name));
@@ -636,24 +654,19 @@ class EngineImpl final : public Engine {
     std::string payload = tranlog::EncodeLineageStart(ls);
     (*w)->Add(tranlog::RecordType::kLineageStart, 0, NowMicros(), AsBytes(payload));
     TRANSHIP_RETURN_IF_ERROR((*w)->Flush());
+    // Done: the durable lineage-start record is the commit-restore. A crash before the
+    // extent below is written is completed by recovery from this record.
     writer_ = std::move(*w);
     restoring_ = false;
     suspended_ = false;
-    // Commits are accepted only once an extent says so: a crash before it leaves the
-    // stone in restore mode at the same position (the new file holds no commit).
-    Result<uint64_t> r = DoCheckpoint(/*wait=*/true);
-    if (!r.ok()) {
-      (void)writer_->Close();
-      writer_.reset();
-      restoring_ = true;
-      std::unique_lock l(state_mu_);
-      applied_tid_ = at.tid;
-      return r.status();
-    }
     {
       std::unique_lock l(state_mu_);
       restore_.failover_tid = 0;
     }
+    // The extent that says so is written in the background; if it fails, the error is
+    // logged and the next checkpoint writes it.
+    Result<uint64_t> r = DoCheckpoint(/*wait=*/false);
+    if (!r.ok()) TS_LOG_WARN("commit-restore: the first checkpoint failed: {}", r.status().ToString());
     writer_->Preallocate();
     TS_LOG_INFO("commit-restore: left restore mode at {}; new lineage {} in tranlog {}",
                 at.ToString(), lineage.ToHex(), file_id);
@@ -662,6 +675,7 @@ class EngineImpl final : public Engine {
 
   Result<uint64_t> DoEnterRestore(WorkItem& item) {
     std::lock_guard<std::mutex> rl(restore_mu_);
+    JoinCheckpointThread();  // it may still read the frozen state of a suspended primary
     if (writer_) {
       Status c = writer_->Close();
       if (!c.ok()) return c;
@@ -705,7 +719,8 @@ class EngineImpl final : public Engine {
   std::string payload_;
   std::atomic<bool> suspended_;
   std::atomic<uint64_t> last_checkpoint_us_{0};
-  std::atomic<uint64_t> last_checkpoint_tid_{0};
+  std::atomic<uint64_t> last_checkpoint_tid_{0};    // of the last extent written
+  uint64_t checkpoint_record_tid_ = 0;              // of the last checkpoint record
 
   mutable std::mutex end_mu_;
   DurableEnd end_;

@@ -1,5 +1,7 @@
 #include "engine/recovery.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "base/log.h"
@@ -53,6 +55,35 @@ std::string CannotRecover(const std::string& why) {
                      why);
 }
 
+// The first file of a commit-restore that ended in restore mode at `eh`, if its
+// lineage-start record is durable in the stone's own tranlogs: commit-restore is done once
+// that record is, and the extent saying so may not have been written before a crash.
+std::optional<uint64_t> InterruptedCommitRestore(const EngineOptions& o, Env* env,
+                                                 const ExtentHeader& eh) {
+  auto set = tranlog::ListTranlogs(env, o.tranlog_dirs, o.tranlog_prefix);
+  if (!set.ok() || set->files.empty()) return std::nullopt;
+  // The newest file that begins right after the restored position; files after it
+  // continue the new lineage.
+  for (auto it = set->files.rbegin(); it != set->files.rend(); ++it) {
+    auto r = tranlog::FileReader::Open(env, it->second);
+    if (!r.ok()) continue;
+    const tranlog::FileHeader& h = (*r)->header();
+    if (h.first_tid != eh.tid + 1 || h.start_chain != eh.chain || h.lineage == eh.lineage) continue;
+    tranlog::RecordRef rec;
+    if ((*r)->Next(&rec) != tranlog::FileReader::Outcome::kRecord ||
+        rec.header.type != tranlog::RecordType::kLineageStart) {
+      return std::nullopt;
+    }
+    tranlog::LineageStartPayload ls;
+    if (!tranlog::DecodeLineageStart(rec.payload, &ls).ok() || ls.parent != eh.lineage ||
+        ls.parent_tid != eh.tid || ls.parent_end != eh.replay_from) {
+      return std::nullopt;
+    }
+    return it->first;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
@@ -75,7 +106,16 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
     rs.commits_suspended = (eh.flags & kExtentFlagCommitsSuspended) != 0;
     from = eh.replay_from;
     chain = eh.chain;
+    std::optional<uint64_t> committed;
     if (eh.flags & kExtentFlagRestoring) {
+      committed = InterruptedCommitRestore(o, env, eh);
+    }
+    if (committed) {
+      TS_LOG_WARN("recovery: the commit-restore at TID {} was durable but its extent was not "
+                  "written; completing it from tranlog {}", eh.tid, *committed);
+      rs.commits_suspended = false;
+      from = Position{*committed, tranlog::kFileHeaderSize};
+    } else if (eh.flags & kExtentFlagRestoring) {
       // The position is in the archive numbering: the stone's own tranlogs are not part
       // of the restored history.
       rs.restoring = true;

@@ -22,15 +22,15 @@ void FrameCache::Insert(std::shared_ptr<const BuiltFrame> frame) {
   if (old != index_.end()) {
     // A frame built later from the same place may be longer (the durable end moved);
     // either is correct, the newer one saves frames.
-    bytes_ -= (*old->second)->bytes->size();
+    bytes_ -= Cost(**old->second);
     lru_.erase(old->second);
     index_.erase(old);
   }
-  bytes_ += frame->bytes->size();
+  bytes_ += Cost(*frame);
   lru_.push_back(std::move(frame));
   index_[start] = std::prev(lru_.end());
   while (bytes_ > max_bytes_ && lru_.size() > 1) {
-    bytes_ -= lru_.front()->bytes->size();
+    bytes_ -= Cost(*lru_.front());
     index_.erase(StartOf(*lru_.front()));
     lru_.pop_front();
   }

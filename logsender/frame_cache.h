@@ -4,8 +4,10 @@
 // buffer is queued on every transport that sends it).
 //
 // Entries are immutable and stay valid: a frame holds only durable records, which never
-// change. The cache is bounded by the bytes of its frames and evicts the least recently
-// used; a frame still being sent stays alive through its transports' references.
+// change. The cache is bounded by the memory of its entries — a frame's bytes plus what
+// the entry itself costs (kEntryOverhead: while streaming, a frame of a few records is
+// as small as that) — and evicts the least recently used; a frame still being sent
+// stays alive through its transports' references.
 //
 // REQUIRES: loop thread only.
 
@@ -27,13 +29,18 @@ class FrameCache {
   void Insert(std::shared_ptr<const BuiltFrame> frame);
   void Clear();
 
-  size_t bytes() const { return bytes_; }
+  // The frame, its shared_ptr control block, the list and index nodes and the
+  // allocator's headers, rounded up.
+  static constexpr size_t kEntryOverhead = 320;
+
+  size_t bytes() const { return bytes_; }  // memory of the entries, overhead included
   size_t entries() const { return index_.size(); }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
 
  private:
   using Lru = std::list<std::shared_ptr<const BuiltFrame>>;
+  static size_t Cost(const BuiltFrame& f) { return f.bytes->size() + kEntryOverhead; }
   size_t max_bytes_;
   size_t bytes_ = 0;
   uint64_t hits_ = 0;

@@ -3,7 +3,10 @@
 // suspend-commits / resume-commits.
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "engine/extent.h"
 #include "engine/restore_archive.h"
 #include "engine/tranlog_reader.h"
 #include "test/restore/restore_fixture.h"
@@ -272,6 +275,82 @@ TEST_CASE("TheApplierTracksFailoverAndResumeRecords") {
   REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   CHECK(s->restore_progress().failover_tid == 0);
   CHECK(SameDigest(s.get(), p.e.get()));
+}
+
+TEST_CASE("SuspendOnALargeStateAnswersBeforeTheExtentAndACrashRightAfterStaysSuspended") {
+  // Suspend-commits returns once its failover checkpoint record is durable; the extent is
+  // written in the background from the frozen state. Resume waits for that write before
+  // the state changes again, and a crash before it finishes recovers suspended.
+  Primary p;
+  CommitN(p.e.get(), "big", 20000);
+  REQUIRE(p.e->SuspendCommits().ok());
+  REQUIRE(p.e->ResumeCommits().ok());
+  REQUIRE(p.e->Commit(PutTxn("big0", "changed")).ok());
+  Digest before = p.e->ComputeDigest();
+  REQUIRE(p.e->Close().ok());
+  p.e.reset();
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // kill -9 right after the answer, while the extent write may still run.
+    auto e = Engine::Open(p.repo.Options());
+    if (!e.ok()) _exit(2);
+    auto t = (*e)->SuspendCommits();
+    if (!t.ok()) _exit(3);
+    uint64_t tid = *t;
+    if (write(fds[1], &tid, sizeof(tid)) != sizeof(tid)) _exit(4);
+    _exit(0);
+  }
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+  uint64_t tid = 0;
+  REQUIRE(read(fds[0], &tid, sizeof(tid)) == sizeof(tid));
+  close(fds[0]);
+  close(fds[1]);
+  p.e = OpenOrDie(p.repo.Options());
+  CHECK(p.e->stats().commits_suspended);
+  CHECK(p.e->durable_end().tid == tid);
+  CHECK(p.e->ComputeDigest().sha256_hex == before.sha256_hex);
+  CHECK(p.e->Get("big0").value == "changed");
+}
+
+TEST_CASE("ACommitRestoreWhoseExtentWasNotWrittenIsCompletedByRecovery") {
+  // commit-restore is done once its lineage-start record is durable; its extent is
+  // written in the background. Put the restoring extent back after a commit-restore and
+  // a commit, as a crash before that write would leave it: recovery completes the
+  // commit-restore from the record and replays the commit.
+  Primary p;
+  Repo sb(p.dir / "standby");
+  SeedEmpty(sb);
+  auto s = OpenOrDie(sb.Options());
+  REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  s.reset();  // the restoring extent now holds the restored position
+  std::string extent = sb.Options().extent_dir + "/" + kExtentFileName;
+  std::string restoring = test::ReadAll(extent);
+  s = OpenOrDie(sb.Options());
+  auto c = s->restore()->CommitRestore(false, 0);
+  REQUIRE_MESSAGE(c.ok(), c.status().ToString());
+  REQUIRE(s->Commit(PutTxn("after", "1")).ok());
+  DurableEnd end = s->durable_end();
+  s.reset();
+  test::WriteAll(extent, restoring);
+  s = OpenOrDie(sb.Options());
+  CHECK_FALSE(s->in_restore_mode());
+  CHECK(s->durable_end().lineage == end.lineage);
+  CHECK(s->Get("after").found);
+  CHECK(s->Commit(PutTxn("later", "2")).ok());
+  // A standby restored to the same position, whose own tranlogs hold no such file,
+  // stays in restore mode.
+  Repo sb2(p.dir / "standby2");
+  SeedEmpty(sb2);
+  auto s2 = OpenOrDie(sb2.Options());
+  REQUIRE(s2->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  s2.reset();
+  s2 = OpenOrDie(sb2.Options());
+  CHECK(s2->in_restore_mode());
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 // TRANSHIP_SOAK_SECONDS (meson `chaos`: 600; the default test run samples a short one).
 // Every interval it records the sender's and the receivers' resident memory and the
 // receivers' lag from `tranship status --json`, and prints the series at the end. It
-// checks that memory stays flat (the second half never grows past the first half by more
-// than a margin), that the lag stays bounded, and that the five archives are
+// checks that memory stays flat (the second half adds at most 8 MiB to the first half's
+// peak), that the lag stays bounded, and that the five archives are
 // byte-identical to the primary's tranlogs at the end.
 
 #include <algorithm>
@@ -98,8 +98,8 @@ TEST_CASE("FiveReceiversUnderSteadyLoadKeepMemoryFlatAndLagBounded") {
   MESSAGE("soak: " << kReceivers << " receivers over TLS, " << seconds << " s, "
                    << Acks(ack) << " acknowledged commits\n" << table);
 
-  // Memory is flat: the second half of the run never exceeds the first half's peak by
-  // more than a quarter plus 8 MiB (allocator noise), whatever the length of the run.
+  // Memory is flat: the second half of the run adds at most 8 MiB to the first half's
+  // peak (the sender's frame cache fills within minutes, and then stays at its bound).
   size_t half = samples.size() / 2;
   auto peak = [&](size_t from, size_t to, uint64_t Sample::*field) {
     uint64_t m = 0;
@@ -109,7 +109,7 @@ TEST_CASE("FiveReceiversUnderSteadyLoadKeepMemoryFlatAndLagBounded") {
   for (auto field : {&Sample::sender_kib, &Sample::receiver_kib}) {
     uint64_t first = peak(0, std::max<size_t>(half, 1), field);
     uint64_t second = peak(half, samples.size(), field);
-    CHECK(second <= first + first / 4 + 8 * 1024);
+    CHECK(second <= first + 8 * 1024);
   }
   // Lag stays bounded: never more than 64 MiB of tranlog behind.
   for (const Sample& s : samples) CHECK(s.lag_bytes < (64ull << 20));
