@@ -269,6 +269,9 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
     return cannot_start(started);
   }
   wire::ListenOptions lo;
+  // --timeout bounds every silence, the first one too: a connection that has not
+  // finished its TLS handshake (or, plaintext, said nothing) by then is dropped.
+  lo.handshake_timeout_ms = c.timeout_ms;
   lo.on_refused_peer = [](const Status& why) {
     TS_LOG_WARN("refused a connection: {}", why.message());
   };
