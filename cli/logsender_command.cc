@@ -11,6 +11,7 @@
 // log/logsender-PORT.log; the shipping itself is logsender/logsender.h. SIGTERM or
 // SIGINT stop it cleanly: a goodbye to each receiver, then the files are removed.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -207,8 +208,11 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   j.Key("updated_us"); j.Uint(NowMicros());
   j.EndObject();
   // Rewritten every second: no fsync, a crash leaves the old or the new file (rename).
+  // Owner-only like everything in the home, whatever the umask.
   std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+  if (f == nullptr && fd >= 0) ::close(fd);
   bool ok = f != nullptr && std::fputs((j.str() + "\n").c_str(), f) >= 0;
   if (f != nullptr) ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
