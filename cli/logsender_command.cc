@@ -373,6 +373,7 @@ Status LogsenderStart(Context& ctx, const Args& args) {
 Status LogsenderServe(Context& ctx, const Args& args) {
   return RunDaemonServe(args, "logsender", "startlogsender", [&](ReadinessNotifier* notifier) {
     Result<SenderConfig> c = ParseConfig(ctx.home, args);
+    ForgetDaemonPassphrase();
     return c.ok() ? Serve(ctx.home, *c, notifier) : c.status();
   });
 }
