@@ -215,7 +215,10 @@ TEST_CASE("UnauthenticatedPeersCannotMakeTheLogsenderGrow") {
   MESSAGE(std::string(tls ? "TLS" : "plaintext") << " logsender VmRSS: " << before << " KiB before, "
                                       << after << " KiB with 1350 hostile connections");
   CHECK(after > 0);
-  CHECK(after - before < 32 * 1024);
+  // Bounded by the limits, not by the number of connections: at most 128 handshakes
+  // pending plus the refused ones still lingering (each ~60 KiB with TLS), 64 sessions
+  // without a Hello at 4 KiB. Without the limit 1000 half handshakes alone took 62 MiB.
+  CHECK(after - before < 40 * 1024);
   // And it still serves its receiver.
   ExpectConverged(c);
 }
