@@ -212,8 +212,9 @@ TEST_CASE("UnauthenticatedPeersCannotMakeTheLogsenderGrow") {
   REQUIRE(all);
   Workload(c, 200);
   long after = VmRssKb(sender);
-  MESSAGE(std::string(tls ? "TLS" : "plaintext") << " logsender VmRSS: " << before << " KiB before, "
-                                      << after << " KiB with 1350 hostile connections");
+  MESSAGE(std::string(tls ? "TLS" : "plaintext")
+          << " logsender VmRSS: " << before << " KiB before, " << after
+          << " KiB with 1350 hostile connections");
   CHECK(after > 0);
   // Bounded by the limits, not by the number of connections: at most 128 handshakes
   // pending plus the refused ones still lingering (each ~60 KiB with TLS), 64 sessions
@@ -247,7 +248,8 @@ TEST_CASE("AHostileSenderCannotMakeTheLogreceiverGrow") {
     Send(fd, chunk);
     peak = std::max(peak, VmRssKb(receiver.pid));
   }
-  CHECK(EventuallyHas([&] { return ReceiverLogAt(h, port, "standby"); }, "garbage from the logsender"));
+  CHECK(EventuallyHas([&] { return ReceiverLogAt(h, port, "standby"); },
+                      "garbage from the logsender"));
   MESSAGE("logreceiver VmRSS: " << before << " KiB before, at most " << peak
                                 << " KiB while a hostile sender sent a 64 MiB frame");
   CHECK(peak - before < 16 * 1024);
