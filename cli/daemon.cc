@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -82,6 +84,15 @@ std::vector<std::string> DaemonServeArgs(const std::string& group, const Args& a
     if (f != "--foreground") out.push_back(f);
   }
   return out;
+}
+
+void ForgetDaemonPassphrase() {
+  // getenv points into the environment block the kernel set up at exec, which is what
+  // /proc/PID/environ shows: wipe the bytes there, then drop the variable.
+  if (char* v = std::getenv(kDaemonPassphraseEnv); v != nullptr) {
+    std::fill(v, v + std::strlen(v), '\0');
+  }
+  unsetenv(kDaemonPassphraseEnv);
 }
 
 Status RunDaemonServe(const Args& args, const std::string& group, const std::string& start_cmd,

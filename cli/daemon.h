@@ -47,6 +47,10 @@ struct DaemonLaunch {
 // to the process's owner.
 inline constexpr char kDaemonPassphraseEnv[] = "TRANSHIP_DAEMON_KEY_PASSPHRASE";
 
+// In the daemon, once -Q is resolved: overwrites the value of kDaemonPassphraseEnv where
+// the kernel shows the process's environment (/proc/PID/environ) and unsets it.
+void ForgetDaemonPassphrase();
+
 // The arguments of `GROUP serve` for the flags of `GROUP start` (startlogsender,
 // startlogreceiver): --foreground dropped, and a literal -Q PASSPHRASE replaced by
 // `-Q env:TRANSHIP_DAEMON_KEY_PASSPHRASE` with the value moved into launch->env.

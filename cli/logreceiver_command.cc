@@ -334,6 +334,7 @@ Status LogreceiverStart(Context& ctx, const Args& args) {
 Status LogreceiverServe(Context& ctx, const Args& args) {
   return RunDaemonServe(args, "logreceiver", "startlogreceiver", [&](ReadinessNotifier* notifier) {
     Result<ReceiverConfig> c = ParseConfig(ctx.home, args);
+    ForgetDaemonPassphrase();
     return c.ok() ? Serve(ctx.home, *c, notifier) : c.status();
   });
 }

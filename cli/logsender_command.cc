@@ -11,6 +11,7 @@
 // log/logsender-PORT.log; the shipping itself is logsender/logsender.h. SIGTERM or
 // SIGINT stop it cleanly: a goodbye to each receiver, then the files are removed.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -207,8 +208,11 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   j.Key("updated_us"); j.Uint(NowMicros());
   j.EndObject();
   // Rewritten every second: no fsync, a crash leaves the old or the new file (rename).
+  // Owner-only like everything in the home, whatever the umask.
   std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+  if (f == nullptr && fd >= 0) ::close(fd);
   bool ok = f != nullptr && std::fputs((j.str() + "\n").c_str(), f) >= 0;
   if (f != nullptr) ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -269,6 +273,9 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
     return cannot_start(started);
   }
   wire::ListenOptions lo;
+  // --timeout bounds every silence, the first one too: a connection that has not
+  // finished its TLS handshake (or, plaintext, said nothing) by then is dropped.
+  lo.handshake_timeout_ms = c.timeout_ms;
   lo.on_refused_peer = [](const Status& why) {
     TS_LOG_WARN("refused a connection: {}", why.message());
   };
@@ -366,6 +373,7 @@ Status LogsenderStart(Context& ctx, const Args& args) {
 Status LogsenderServe(Context& ctx, const Args& args) {
   return RunDaemonServe(args, "logsender", "startlogsender", [&](ReadinessNotifier* notifier) {
     Result<SenderConfig> c = ParseConfig(ctx.home, args);
+    ForgetDaemonPassphrase();
     return c.ok() ? Serve(ctx.home, *c, notifier) : c.status();
   });
 }

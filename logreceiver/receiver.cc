@@ -179,7 +179,8 @@ void LogReceiver::OnConnected(Result<std::unique_ptr<wire::Transport>> t) {
   }
   transport_ = std::move(*t);
   uint64_t session = session_;
-  reader_ = wire::FrameReader(wire::kMaxSenderFrame);
+  // Until the Welcome, only small frames: a Data frame's size is for a welcomed sender.
+  reader_ = wire::FrameReader(wire::kMaxSenderHandshakeFrame);
   welcomed_ = false;
   dropping_ = false;
   read_paused_ = false;
@@ -287,6 +288,7 @@ Status LogReceiver::HandleWelcome(std::string_view body) {
         end.pos.ToString()));
   }
   welcomed_ = true;
+  reader_.SetMaxFrame(wire::kMaxSenderFrame);
   primary_end_ = w.primary_end;
   primary_known_ = true;
   if (w.keepalive_ms > 0) keepalive_ms_ = std::min(opts_.keepalive_ms, w.keepalive_ms);

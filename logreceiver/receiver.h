@@ -187,7 +187,7 @@ class LogReceiver {
   bool welcomed_ = false;
   bool dropping_ = false;       // Close() was called; stop handling its frames
   std::string peer_;
-  wire::FrameReader reader_{wire::kMaxSenderFrame};
+  wire::FrameReader reader_{wire::kMaxSenderHandshakeFrame};
   wire::Decompressor decompressor_;
   std::string raw_;             // one decompressed Data frame
   uint64_t last_recv_ns_ = 0;

@@ -11,7 +11,10 @@ namespace tranship::logsender {
 namespace {
 constexpr uint64_t kMsNs = 1000000;
 // Connections that have not said Hello yet cost a little memory each; more than this
-// many at once is not a standby fleet but a flood, and the newest are dropped.
+// many at once is not a standby fleet but a flood. The oldest of them is dropped for
+// each new one: a real receiver says Hello as soon as it is connected, so a flood of
+// silent connections pushes out only its own, while dropping the newest would lock
+// every real receiver out for as long as the flood goes on.
 constexpr size_t kMaxStartupSessions = 64;
 }  // namespace
 
@@ -224,12 +227,21 @@ void LogSender::Accept(std::unique_ptr<wire::Transport> transport) {
   sessions_[id] = std::move(session);
   TS_LOG_DEBUG("connection from {}", s->peer());
   s->Start();
-  size_t startup = 0;
-  for (auto& [sid, other] : sessions_) startup += other->state() == ReceiverState::kStartup;
   if (stopping_) {
     s->Refuse({wire::RefuseCode::kShuttingDown, "this logsender is stopping"});
-  } else if (startup > kMaxStartupSessions) {
-    s->Drop(fmt::format("{} connections are waiting for their Hello already", startup - 1));
+    return;
+  }
+  size_t startup = 0;
+  ReceiverSession* oldest = nullptr;  // sessions_ is ordered by id: the first is oldest
+  for (auto& [sid, other] : sessions_) {
+    if (other->state() != ReceiverState::kStartup) continue;
+    if (oldest == nullptr) oldest = other.get();
+    startup++;
+  }
+  if (startup > kMaxStartupSessions && oldest != s) {
+    stats_.dropped++;
+    oldest->Drop(fmt::format("{} connections are waiting for their Hello; the oldest goes",
+                             startup));
   }
 }
 

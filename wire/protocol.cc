@@ -321,8 +321,7 @@ FrameReader::Result FrameReader::Next(Frame* out) {
     error_ = Status::Corruption(
         fmt::format("frame length {} out of range (1..{}): the peer is not a tranship {} or "
                     "its stream is damaged",
-                    length, max_frame_,
-                    max_frame_ == kMaxReceiverFrame ? "logreceiver" : "logsender"));
+                    length, max_frame_, peer_kind_));
   } else if (!IsKnownType(type)) {
     error_ = Status::Corruption(fmt::format("unknown frame type {}", type));
   }

@@ -45,6 +45,11 @@ inline constexpr uint32_t kMaxReceiverFrame = 4096;
 inline constexpr uint32_t kMaxSenderFrame = kMaxDataRaw + (kMaxDataRaw >> 7) + 4096;
 inline constexpr uint32_t kMaxNameLength = 255;
 inline constexpr uint32_t kMaxRefuseMessage = 2048;
+// Frames a receiver accepts before the Welcome (Welcome, Refuse, Keepalive) are small
+// too: whatever answers its connection can make it buffer at most this much until the
+// sender has proven to be one.
+inline constexpr uint32_t kMaxSenderHandshakeFrame = 3072;
+static_assert(kMaxSenderHandshakeFrame > kMaxRefuseMessage + 2 * kMaxNameLength + 64);
 
 enum class MsgType : uint8_t {
   kHello = 1,      // receiver -> sender, first frame
@@ -139,7 +144,11 @@ struct Frame {
 class FrameReader {
  public:
   enum class Result { kFrame, kNeedMore, kError };
-  explicit FrameReader(uint32_t max_frame) : max_frame_(max_frame) {}
+  explicit FrameReader(uint32_t max_frame)
+      : max_frame_(max_frame),
+        peer_kind_(max_frame == kMaxReceiverFrame ? "logreceiver" : "logsender") {}
+  // A new limit for the frames after the current one (the receiver's, once welcomed).
+  void SetMaxFrame(uint32_t max_frame) { max_frame_ = max_frame; }
   void Feed(std::string_view bytes);
   // kFrame: *out is valid until the next Feed(). kError: error() says why; the
   // connection must be closed.
@@ -149,6 +158,7 @@ class FrameReader {
 
  private:
   uint32_t max_frame_;
+  const char* peer_kind_;  // what the peer should be, for the error message
   std::string buf_;
   size_t start_ = 0;
   Status error_;

@@ -3,7 +3,8 @@
 
 #include <fmt/format.h>
 
-#include <set>
+#include <cstdint>
+#include <map>
 
 #include "base/log.h"
 #include "wire/tcp_conn.h"
@@ -71,9 +72,9 @@ class TcpListener final : public Listener {
              [](uv_handle_t* h) { delete static_cast<Sock*>(h->data); });
     sock_ = nullptr;
     // Connections not handed over yet go with the listener.
-    std::set<TcpConn*> pending;
+    std::map<uint64_t, TcpConn*> pending;
     pending.swap(pending_);
-    for (TcpConn* c : pending) {
+    for (auto& [seq, c] : pending) {
       c->DetachListener();
       c->Abort();
     }
@@ -96,21 +97,39 @@ class TcpListener final : public Listener {
       c->Abort();
       return;
     }
-    pending_.insert(c);
+    if (pending_.size() >= options_.max_pending) DropOldestPending();
+    uint64_t seq = next_seq_++;
+    pending_[seq] = c;
     TcpConn::AcceptHooks hooks;
-    hooks.on_ready = [this](TcpConn* c) {
-      pending_.erase(c);
+    hooks.on_ready = [this, seq](TcpConn* c) {
+      pending_.erase(seq);
       on_accept_(MakeTcpTransport(c));  // may destroy this listener: nothing after it
     };
-    hooks.on_refused = [this](TcpConn* c, const Status& why) {
-      pending_.erase(c);
-      if (options_.on_refused_peer) {
-        options_.on_refused_peer(why);
-      } else {
-        TS_LOG_WARN("{}", why.message());
-      }
+    hooks.on_refused = [this, seq](TcpConn*, const Status& why) {
+      pending_.erase(seq);
+      Refused(why);
     };
     c->BeginAccepted(std::move(hooks), options_.handshake_timeout_ms);
+  }
+
+  void DropOldestPending() {
+    auto oldest = pending_.begin();
+    TcpConn* c = oldest->second;
+    pending_.erase(oldest);
+    Refused(Status::Aborted(fmt::format(
+        "the peer at {} was dropped before its handshake ended: {} connections were in their "
+        "handshake, the oldest goes",
+        c->PeerName(), options_.max_pending)));
+    c->DetachListener();
+    c->Abort();
+  }
+
+  void Refused(const Status& why) {
+    if (options_.on_refused_peer) {
+      options_.on_refused_peer(why);
+    } else {
+      TS_LOG_WARN("{}", why.message());
+    }
   }
 
   uv_loop_t* loop_;
@@ -118,7 +137,8 @@ class TcpListener final : public Listener {
   std::function<void(std::unique_ptr<Transport>)> on_accept_;
   ListenOptions options_;
   Sock* sock_;
-  std::set<TcpConn*> pending_;
+  std::map<uint64_t, TcpConn*> pending_;  // by accept order: the first is the oldest
+  uint64_t next_seq_ = 0;
 };
 
 }  // namespace

@@ -66,12 +66,20 @@ class Transport {
 // sends nothing is dropped after it.
 inline constexpr uint32_t kHandshakeTimeoutMs = 10000;
 
+// How many accepted connections may be in their handshake at once (not yet handed to
+// on_accept). Each costs a TLS session and buffers (about 60 KiB with a ClientHello
+// begun); beyond this the oldest is dropped for each new one. A real peer finishes its
+// handshake within a round trip or two, so a flood of stalled handshakes pushes out
+// only its own, and memory stays bounded whatever it sends.
+inline constexpr size_t kMaxPendingConnections = 128;
+
 struct ListenOptions {
   // Peers dropped before on_accept (TLS/plaintext mismatch, failed TLS handshake,
   // silence), one line each ("the peer at 127.0.0.1:5123 tried TLS; start the
   // logsender with -S"). Unset: logged as a warning.
   std::function<void(const Status&)> on_refused_peer;
   uint32_t handshake_timeout_ms = kHandshakeTimeoutMs;
+  size_t max_pending = kMaxPendingConnections;
 };
 
 // Accepts connections on addr:port; with `tls` set each is wrapped in a TLS server

@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "base/coding.h"
 #include "base/fault_env.h"
 #include "base/log.h"
 #include "engine/tranlog_format.h"
@@ -345,6 +346,34 @@ TEST_CASE("InvalidFramesWriteNothingAndDropTheLink") {
   SUBCASE("garbage") {
     ExpectRejected(fx, *l, std::string("\xff\xff\xff\x7f\x04garbage", 12), end, "garbage");
   }
+}
+
+TEST_CASE("BeforeTheWelcomeOnlySmallFramesAreAccepted") {
+  SourceLog src;
+  src.Commit(200, 200);  // one frame of records larger than a Welcome may be
+  src.Close();
+  auto chunks = src.Chunks(1, 200);
+  Fixture fx;
+  fx.StartReceiver();
+  // A frame header announcing a 64 MiB Data frame, before any Welcome: dropped at once,
+  // nothing buffered for it.
+  auto l = fx.Connected();
+  std::string header;
+  PutFixed32(&header, 64u << 20);
+  header.push_back(static_cast<char>(wire::MsgType::kData));
+  l->Deliver(header);
+  fx.Pump();
+  CHECK(l->closed_by_receiver);
+  CHECK(l->close_reason.message().find("frame length 67108864 out of range (1..3072)") !=
+        std::string::npos);
+  // After a Welcome the same receiver takes frames of any size up to the Data limit.
+  auto l2 = fx.Streaming();
+  std::string big = DataFrame(1, 0, chunks[0].second);
+  REQUIRE(big.size() > wire::kMaxSenderHandshakeFrame);
+  l2->Deliver(big);
+  fx.Pump();
+  CHECK(l2->open());
+  CHECK(Size(fx.ArchivePath(1)) == chunks[0].second.size());
 }
 
 TEST_CASE("AcksFollowTheSyncAndNeverExceedWhatWasWritten") {

@@ -267,5 +267,25 @@ TEST_CASE("PeerThatSendsNoHelloIsDroppedAtTheTimeout") {
   CHECK(!talker->welcomes.empty());
 }
 
+TEST_CASE("AFloodOfSilentConnectionsPushesOutOnlyItsOwnOldest") {
+  SenderFixture f;
+  f.CreateHistory();
+  f.Commit(1);
+  f.StartSender();  // timeout 10 s: the flood stays until the test is over
+  std::vector<FakeReceiver*> flood;
+  for (int i = 0; i < 100; i++) flood.push_back(f.Connect());
+  FakeReceiver* real = f.ConnectFromStart();
+  REQUIRE(f.RunUntil([&] { return !real->welcomes.empty(); }));
+  CHECK(!real->closed);
+  // 64 silent connections are left, the newest ones; the older 37 were dropped.
+  REQUIRE(f.RunUntil([&] {
+    int closed = 0;
+    for (FakeReceiver* r : flood) closed += r->closed;
+    return closed == 37;
+  }));
+  for (int i = 0; i < 100; i++) CHECK(flood[static_cast<size_t>(i)]->closed == (i < 37));
+  for (FakeReceiver* r : flood) CHECK(r->welcomes.empty());
+}
+
 }  // namespace
 }  // namespace tranship::logsender::test

@@ -233,5 +233,25 @@ TEST_CASE("ListenerClosedWithConnectionsPendingClosesThem") {
   peer.Close();
 }
 
+TEST_CASE("BeyondMaxPendingTheOldestHandshakeIsDroppedForTheNewest") {
+  Loop loop;
+  Link link(loop);
+  ListenOptions o;
+  o.max_pending = 2;
+  link.Listen(MustCreate(Options("server.pem", "server.key"), TlsContext::Role::kServer), o);
+  SilentPeer peers[3];
+  for (SilentPeer& p : peers) {
+    p.Connect(loop.get(), link.listener->port());
+    REQUIRE(loop.RunUntil([&] { return p.connected; }));
+  }
+  REQUIRE(loop.RunUntil([&] { return peers[0].eof; }, std::chrono::seconds(3)));
+  CHECK(!peers[1].eof);
+  CHECK(!peers[2].eof);
+  REQUIRE(link.refused.size() == 1);
+  CHECK(link.refused[0].message().find("2 connections were in their handshake, the oldest goes") !=
+        std::string::npos);
+  for (SilentPeer& p : peers) p.Close();
+}
+
 }  // namespace
 }  // namespace tranship::wire::test
