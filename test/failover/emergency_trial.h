@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -51,7 +52,10 @@ struct EmergencyOutcome {
   uint64_t present_acked = 0;    // of those, on the new primary
   uint64_t left_behind = 0;      // records the old primary logged after the restored TID
 };
-inline EmergencyOutcome EmergencyFailoverTrial(uint64_t kill_after_acks, uint64_t extra_us) {
+// `then`, if given, runs on the cluster at the end (the new primary is stone 'standby'
+// on standby(0), the killed one 'prod' on the primary host, stopped).
+inline EmergencyOutcome EmergencyFailoverTrial(uint64_t kill_after_acks, uint64_t extra_us,
+                                               const std::function<void(Cluster&)>& then = {}) {
   Cluster c(1);
   c.StartStone(c.primary(), "prod");
   SeedStandby(c, 0, "standby");
@@ -151,6 +155,7 @@ inline EmergencyOutcome EmergencyFailoverTrial(uint64_t kill_after_acks, uint64_
   for (auto& [w, a] : acked) out.acknowledged += a;
   out.present_acked = present_acked;
   out.left_behind = left;
+  if (then) then(c);
   return out;
 }
 

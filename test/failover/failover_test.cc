@@ -239,5 +239,43 @@ TEST_CASE("EmergencyFailoverAfterKillNineUnderLoadKeepsAPrefixAndInventsNothing"
   CHECK(out.present_acked > 0);  // the standby had received part of the load
 }
 
+TEST_CASE("AfterAnEmergencyFailoverTheOldPrimaryIsReseededFromABackupAndFollows") {
+  // README, "After an emergency failover, reseed", step by step.
+  EmergencyFailoverTrial(1000, 0, [](Cluster& c) {
+    Host& old_host = c.primary();
+    Host& new_host = c.standby(0);
+    std::string backup = c.Temp("standby-after-failover.bak");
+    Ok(new_host, {"admin", "standby", "full-backup", backup});
+    std::filesystem::copy(old_host.Path("data/prod/tranlog"),
+                          old_host.Path("prod-tranlog-before-failover"),
+                          std::filesystem::copy_options::recursive);
+    Ok(old_host, {"stone", "start", "prod", "-R"});
+    Ok(old_host, {"admin", "prod", "restore-from-backup", backup});
+    // The old primary never accepts a commit again until an operator promotes it.
+    CHECK(old_host.Run({"put", "prod", "k", "v"}).code != 0);
+
+    int port = FreePort();
+    Daemon sender, receiver;
+    sender.pid = new_host.Spawn({"-P", std::to_string(port), "-A", "127.0.0.1", "-T",
+                                 new_host.Path("data/standby/tranlog"), "-s", "standby",
+                                 "--foreground", "--timeout", "5"},
+                                c.Temp("new-sender.out"), "startlogsender");
+    std::string archive = old_host.Path("archive-standby1");
+    std::filesystem::create_directories(archive);
+    receiver.pid = old_host.Spawn({"-P", std::to_string(port), "-A", "127.0.0.1", "-T", archive,
+                                   "-s", "prod", "--foreground", "--timeout", "5"},
+                                  c.Temp("old-primary-receiver.out"), "startlogreceiver");
+    Ok(old_host, {"admin", "prod", "continuous-restore", archive});
+    for (int i = 0; i < 50; i++) {
+      Ok(new_host, {"put", "standby", "after/" + std::to_string(i), "reseeded"});
+    }
+    std::string want = Digest(new_host, "standby");
+    INFO("receiver: " << ReadAll(c.Temp("old-primary-receiver.out")));
+    CHECK(WaitFor([&] { return Digest(old_host, "prod") == want; }, kConverge));
+    // What the old primary had left behind is kept aside, untouched.
+    CHECK(std::filesystem::exists(old_host.Path("prod-tranlog-before-failover/tranlog1.dbf")));
+  });
+}
+
 }  // namespace
 }  // namespace tranship::test
