@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "base/log.h"
+#include "base/log_limiter.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
 #include "cli/json.h"
@@ -205,6 +206,8 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   j.Key("frames_built"); j.Uint(s.frames_built);
   j.Key("cache_hits"); j.Uint(s.cache_hits);
   j.Key("bytes_sent"); j.Uint(s.bytes_sent);
+  j.Key("refused_connections"); j.Uint(s.refused_connections);
+  j.Key("dropped_sessions"); j.Uint(s.dropped_sessions);
   j.Key("updated_us"); j.Uint(NowMicros());
   j.EndObject();
   // Rewritten every second: no fsync, a crash leaves the old or the new file (rename).
@@ -276,8 +279,14 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
   // --timeout bounds every silence, the first one too: a connection that has not
   // finished its TLS handshake (or, plaintext, said nothing) by then is dropped.
   lo.handshake_timeout_ms = c.timeout_ms;
-  lo.on_refused_peer = [](const Status& why) {
-    TS_LOG_WARN("refused a connection: {}", why.message());
+  // A flood of refused connections is summarised, not logged line by line.
+  LogLimiter refusals(20, 10'000'000'000ull);
+  lo.on_refused_peer = [&refusals, &sender](const Status& why) {
+    sender.CountRefusedConnection();
+    std::string note;
+    if (refusals.Allow(MonotonicNanos(), &note)) {
+      TS_LOG_WARN("refused a connection: {}{}", why.message(), note);
+    }
   };
   Result<std::unique_ptr<wire::Listener>> listener = wire::Listener::Listen(
       &loop, c.listen, c.port, tls,

@@ -476,6 +476,8 @@ SenderStatus LogSender::Snapshot() {
   st.frames_built = stats_.frames_built;
   st.cache_hits = stats_.frames_sent - std::min(stats_.frames_sent, stats_.frames_built);
   st.bytes_sent = stats_.bytes_sent;
+  st.refused_connections = stats_.refused_connections;
+  st.dropped_sessions = stats_.dropped;
   return st;
 }
 

@@ -88,8 +88,9 @@ struct LogSenderStats {
   uint64_t cache_hits = 0;    // frames sent without building
   uint64_t frames_sent = 0;
   uint64_t bytes_sent = 0;
-  uint64_t refused = 0;
-  uint64_t dropped = 0;
+  uint64_t refused = 0;              // receivers refused after their Hello
+  uint64_t dropped = 0;              // sessions dropped (silence, garbage, a flood)
+  uint64_t refused_connections = 0;  // connections refused before their handshake ended
 };
 
 class LogSender : public SessionHost {
@@ -103,6 +104,8 @@ class LogSender : public SessionHost {
   Status Start();
   // A new connection: from the Listener, or one end of a MemoryPipe in tests.
   void Accept(std::unique_ptr<wire::Transport> transport);
+  // A connection the listener refused before its handshake ended (counted in status).
+  void CountRefusedConnection() { stats_.refused_connections++; }
   // Says goodbye to every receiver and closes every handle; `done` runs after the last.
   void Stop(const std::string& reason, std::function<void()> done);
 

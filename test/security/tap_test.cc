@@ -17,6 +17,7 @@ std::string Canary() {
   std::mt19937_64 rng(rd());
   std::string v(32 << 10, '\0');
   for (char& ch : v) ch = static_cast<char>(1 + rng() % 255);
+  v[0] = 'c';  // a value given on the command line must not look like an option
   return v;
 }
 
