@@ -9,7 +9,7 @@
 //                  (PrepareWrite/CommitWrite, as the stone's connection does)
 //   control bits 2..7: n; the stream arrives in pieces of 4^(n % 8) bytes
 // Every frame is decoded by its type. A request that decodes must encode back to the
-// same request; memory is bounded by the frame limit whatever the counts inside say.
+// same request; the entries kept follow what decoded, whatever the counts inside say.
 
 #include <algorithm>
 #include <cstdint>
@@ -26,6 +26,13 @@ namespace {
 
 std::string_view Body(const std::string& frame) {
   return std::string_view(frame).substr(kFrameHeaderSize);
+}
+
+// Memory follows what decoded, never a count the peer sent: at most the first 1024
+// entries reserved ahead, then the vector's own doubling.
+template <typename V>
+bool Bounded(const V& v) {
+  return v.capacity() <= std::max<size_t>(1024, 2 * v.size());
 }
 
 bool SameTxn(const TxnRequest& a, const TxnRequest& b) {
@@ -64,7 +71,9 @@ void Request(const Frame& f) {
     }
     case MsgType::kCommit: {
       TxnRequest t;
-      if (!DecodeCommit(f.body, &t).ok()) break;
+      Status s = DecodeCommit(f.body, &t);
+      FUZZ_CHECK(Bounded(t.reads) && Bounded(t.writes));
+      if (!s.ok()) break;
       FUZZ_CHECK(t.reads.size() + t.writes.size() <= f.body.size());
       std::string e;
       EncodeCommit(&e, f.request_id, t);
@@ -75,7 +84,9 @@ void Request(const Frame& f) {
     case MsgType::kAdmin: {
       std::string verb;
       std::vector<std::string> args;
-      if (!DecodeAdmin(f.body, &verb, &args).ok()) break;
+      Status s = DecodeAdmin(f.body, &verb, &args);
+      FUZZ_CHECK(Bounded(args));
+      if (!s.ok()) break;
       FUZZ_CHECK(args.size() <= f.body.size());
       std::string e;
       EncodeAdmin(&e, f.request_id, verb, args);

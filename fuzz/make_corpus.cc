@@ -1,6 +1,6 @@
 // Writes the seed corpora of the fuzz targets: valid examples made by the real encoders
-// and the real tranlog writer (sample_history.h), plus a few edge cases. The output is
-// deterministic, so regenerating changes nothing unless an encoder changed:
+// and the real tranlog writer (sample_history.h), plus a few edge cases. Regenerating
+// changes only the creation times in tranlog headers, unless an encoder changed:
 //
 //   ninja -C build fuzz/fuzz_make_corpus && build/fuzz/fuzz_make_corpus fuzz/corpus
 //
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/coding.h"
 #include "engine/client_protocol.h"
 #include "engine/tranlog_reader.h"
 #include "fuzz/sample_history.h"
@@ -227,6 +228,16 @@ void ClientProtocolSeeds() {
   cp::EncodeDurableEnd(&s, 6, DurableEnd{{1, 2}, {3, 4096}, 99, 0xabcdef, 1700000000000000});
   cp::EncodeErrorReply(&s, cp::MsgType::kCommit, 8, Status::Conflict("key1 changed"));
   Write("client_protocol", "replies", Control(0x01) + s);
+
+  // A commit whose write count is as large as the bytes left allow, then zeros.
+  std::string forged;
+  PutVarint64(&forged, 0);
+  PutVarint64(&forged, 1000);
+  forged.resize(2010, '\0');
+  s.clear();
+  s += std::string("\0\0\0\0\x03\x09\0\0\0", 9) + forged;
+  EncodeFixed32(reinterpret_cast<uint8_t*>(s.data()), static_cast<uint32_t>(forged.size()));
+  Write("client_protocol", "forged_count", Control(0x00) + s);
 
   Write("client_protocol", "oversize", Control(0x00) + std::string("\xff\xff\xff\xff\x03", 5));
   Write("client_protocol", "unknown_type", Control(0x00) + std::string("\0\0\0\0\x7f\0\0\0\0", 9));
