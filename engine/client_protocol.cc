@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/coding.h"
@@ -15,6 +16,9 @@ namespace {
 // at most this much.
 constexpr size_t kDefaultBufferSize = 64 << 10;
 constexpr size_t kDurableEndSize = 7 * 8;
+// Entries reserved ahead from a count a peer sent; beyond it vectors grow as entries
+// actually decode.
+constexpr uint64_t kMaxReservedEntries = 1024;
 
 // Appends the frame header with a zero length; EndFrame patches the length in.
 size_t BeginFrame(std::string* dst, MsgType type, uint32_t id) {
@@ -256,12 +260,15 @@ void EncodeCommit(std::string* dst, uint32_t id, const TxnRequest& txn) {
 Status DecodeCommit(std::string_view body, TxnRequest* out) {  // mirrors EncodeCommit
   Decoder d(AsBytes(body));
   uint64_t n;
-  // A count is checked against the bytes left (each entry takes at least 9 resp. 2)
-  // before anything is reserved, so a forged count cannot make us allocate.
+  // A count is checked against the bytes left (each entry takes at least 9 resp. 2),
+  // and entries are appended as they decode: an entry is far larger in memory than its
+  // minimal encoding (a ReadCheck 40 bytes for 9, a WriteOp 72 for 2), so reserving a
+  // forged count up front would allocate many times the frame.
   if (!d.GetVarint64(&n) || n > d.remaining() / 9) return Malformed("commit");
   out->reads.clear();
-  out->reads.resize(n);
-  for (ReadCheck& r : out->reads) {
+  out->reads.reserve(static_cast<size_t>(std::min<uint64_t>(n, kMaxReservedEntries)));
+  for (uint64_t i = 0; i < n; i++) {
+    ReadCheck& r = out->reads.emplace_back();
     std::string_view key;
     if (!d.GetLengthPrefixed(&key, kMaxBodySize) || !d.GetFixed64(&r.version)) {
       return Malformed("commit");
@@ -270,8 +277,8 @@ Status DecodeCommit(std::string_view body, TxnRequest* out) {  // mirrors Encode
   }
   if (!d.GetVarint64(&n) || n > d.remaining() / 2) return Malformed("commit");
   out->writes.clear();
-  out->writes.resize(n);
-  for (WriteOp& w : out->writes) {
+  out->writes.reserve(static_cast<size_t>(std::min<uint64_t>(n, kMaxReservedEntries)));
+  for (uint64_t i = 0; i < n; i++) {
     uint8_t kind;
     std::string_view key, value;
     if (!d.GetU8(&kind) || !d.GetLengthPrefixed(&key, kMaxBodySize)) return Malformed("commit");
@@ -280,6 +287,7 @@ Status DecodeCommit(std::string_view body, TxnRequest* out) {  // mirrors Encode
     } else if (kind != static_cast<uint8_t>(WriteOp::Kind::kDelete)) {
       return Malformed("commit");
     }
+    WriteOp& w = out->writes.emplace_back();
     w.kind = static_cast<WriteOp::Kind>(kind);
     w.key.assign(key);
     w.value.assign(value);
@@ -308,10 +316,11 @@ Status DecodeAdmin(std::string_view body, std::string* verb,
   if (!GetString(&d, verb) || !d.GetVarint64(&n) || n > d.remaining()) {
     return Malformed("admin");
   }
+  // Appended as they decode, as in DecodeCommit: a string is 32 bytes for 1 on the wire.
   args->clear();
-  args->resize(n);
-  for (std::string& a : *args) {
-    if (!GetString(&d, &a)) return Malformed("admin");
+  args->reserve(static_cast<size_t>(std::min<uint64_t>(n, kMaxReservedEntries)));
+  for (uint64_t i = 0; i < n; i++) {
+    if (!GetString(&d, &args->emplace_back())) return Malformed("admin");
   }
   if (!d.done()) return Malformed("admin");
   return Status::OK();

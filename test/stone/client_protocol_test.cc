@@ -362,6 +362,35 @@ TEST_CASE("ForgedCountsAndBadKindsAreCorruption") {
   CHECK(cp::DecodeGet(body, &key).IsCorruption());
 }
 
+// A count within the bytes left used to be reserved at once: 512 Ki writes of 72 bytes
+// each for a 1 MiB frame of zeros (the limit, 16 MiB, made it 576 MiB). Entries are now
+// kept only as they decode.
+TEST_CASE("ForgedCountsAllocateOnlyWhatDecodes") {
+  const size_t kBody = 1 << 20;
+  std::string body;
+  PutVarint64(&body, 0);                   // no reads
+  PutVarint64(&body, (kBody - 8) / 2);     // writes: as many as the bytes left allow
+  body.resize(kBody, '\0');               // then kind 0: not a write
+  TxnRequest out;
+  CHECK(cp::DecodeCommit(body, &out).IsCorruption());
+  CHECK(out.writes.capacity() <= 1024);
+
+  body.clear();
+  PutVarint64(&body, (kBody - 8) / 9);     // reads: as many as the bytes left allow
+  body.resize(kBody, '\xff');             // then a key length that never ends
+  CHECK(cp::DecodeCommit(body, &out).IsCorruption());
+  CHECK(out.reads.capacity() <= 1024);
+
+  body.clear();
+  PutLengthPrefixed(&body, "checkpoint");
+  PutVarint64(&body, kBody / 2);           // args
+  body.resize(kBody, '\x80');             // then a length that never ends
+  std::string verb;
+  std::vector<std::string> args;
+  CHECK(cp::DecodeAdmin(body, &verb, &args).IsCorruption());
+  CHECK(args.capacity() <= 1024);
+}
+
 TEST_CASE("UnknownStatusCodeKeepsTheMessage") {
   std::string body;
   body.push_back(static_cast<char>(200));
