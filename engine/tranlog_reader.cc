@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/coding.h"
 #include "base/crc32c.h"
 
 namespace tranship::tranlog {
@@ -85,8 +86,11 @@ bool FileReader::FindLaterRecord(uint64_t from) {
     const uint8_t* base = reinterpret_cast<const uint8_t*>(buf_.data());
     uint64_t stop = buf_start_ + buf_.size() - kRecordHeaderSize;
     for (; off <= stop && off + kRecordHeaderSize <= end; off++) {
+      const uint8_t* p = base + (off - buf_start_);
+      // The header CRC first: most offsets fail it, and that check allocates nothing.
+      if (DecodeFixed32(p) != crc32c::Value(p + 4, kRecordHeaderSize - 4)) continue;
       RecordHeader h;
-      if (DecodeRecordHeader(base + (off - buf_start_), &h).ok() && h.tid >= next_tid_ &&
+      if (DecodeRecordHeader(p, &h).ok() && h.tid >= next_tid_ &&
           (h.flags & kFlagBatchStart)) {
         return true;
       }
