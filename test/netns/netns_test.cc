@@ -368,6 +368,24 @@ TEST_CASE("NetnsClusterScriptUsageRootCheckAndCleanup") {
   CHECK(run.code == 3);
   CHECK(run.out == "tranship-" + rid + "-standby2 10.77.0.1\n");
   CHECK(!NamespaceExists("tranship-" + rid + "-switch"));
+
+  // Ctrl-C (SIGINT to the foreground process group) during `run` takes it down too.
+  std::string iid = "i" + std::to_string(getpid());
+  pid_t runner = fork();
+  if (runner == 0) {
+    setpgid(0, 0);
+    std::string path = Script();
+    execl(path.c_str(), "netns-cluster", "run", "-i", iid.c_str(), "--", "sleep", "600", nullptr);
+    _exit(127);
+  }
+  setpgid(runner, runner);
+  REQUIRE(WaitFor([&] { return NamespaceExists("tranship-" + iid + "-standby2"); }));
+  REQUIRE(WaitFor([&] { return system(("pgrep -g " + std::to_string(runner) + " -x sleep >/dev/null").c_str()) == 0; }));
+  kill(-runner, SIGINT);
+  REQUIRE(waitpid(runner, &st, 0) == runner);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 130);
+  for (std::string h : {"switch", "primary", "standby1", "standby2"}) CHECK(!NamespaceExists("tranship-" + iid + "-" + h));
 }
 
 TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
