@@ -42,6 +42,9 @@ namespace {
 // u16), which PACKET_VNET_HDR puts before each frame. <linux/virtio_net.h> is not valid
 // C++ (a member named `class`), hence the size by hand.
 constexpr size_t kVnetHdr = 10;
+// Frames waiting at most, like netem's default `limit 1000`; more are dropped, as a full
+// qdisc drops them. Keeps memory bounded whatever the hosts send.
+constexpr size_t kLimit = 1000;
 
 struct Impairment {
   double delay_ms = 0, jitter_ms = 0, loss = 0;  // loss as a probability
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
         where[src] = p;
         const Impairment& i = imp[p];
         if (i.loss > 0 && unit(rng) < i.loss) continue;
+        if (queue.size() >= kLimit) continue;
         double ms = i.delay_ms + (i.jitter_ms > 0 ? (unit(rng) * 2 - 1) * i.jitter_ms : 0);
         int64_t due = NowNs() + static_cast<int64_t>(std::max(0.0, ms) * 1e6);
         queue.push(Frame{due, seq++, p, std::string(buf.data(), static_cast<size_t>(n))});
