@@ -437,6 +437,7 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
       CAPTURE(name);
       std::string ack = c.Temp("ack-" + std::to_string(round) + "-p" + std::to_string(cut.size()));
       pid_t load = t.StartLoad(ack, partition_s + 1);
+      REQUIRE(WaitFor([&] { return CountLinesOf(ack) > 1; }, kConverge));  // committing
       std::vector<std::string> args = {"partition"};
       args.insert(args.end(), cut.begin(), cut.end());
       net.Do(args);
