@@ -26,7 +26,6 @@
 
 #include "base/clock.h"
 #include "engine/client.h"
-#include "engine/tranlog_format.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {
@@ -109,39 +108,6 @@ class Network {
   std::map<std::string, std::pair<std::string, std::string>> hosts_;
 };
 
-// Tranlog files of `dir` by file id.
-std::map<uint64_t, std::string> Tranlogs(const std::string& dir) {
-  std::map<uint64_t, std::string> m;
-  std::error_code ec;
-  for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    uint64_t id;
-    if (tranlog::ParseFileName(e.path().filename().string(), "tranlog", &id)) m[id] = e.path();
-  }
-  return m;
-}
-
-// Whether the archive holds the primary's tranlogs byte for byte from its first file to
-// the primary's newest, while the primary runs: the newest file of the primary may only
-// go on with zeros (its preallocated space) past the end of the archived copy.
-bool ArchiveMatches(const std::string& primary_dir, const std::string& archive_dir, std::string* why) {
-  auto p = Tranlogs(primary_dir), a = Tranlogs(archive_dir);
-  if (a.empty() || p.empty()) return *why = "no tranlogs yet", false;
-  if (a.rbegin()->first != p.rbegin()->first) {
-    return *why = "newest archived file " + std::to_string(a.rbegin()->first) + ", primary's " +
-                  std::to_string(p.rbegin()->first), false;
-  }
-  for (auto it = p.lower_bound(a.begin()->first); it != p.end(); ++it) {
-    if (!a.count(it->first)) return *why = "file " + std::to_string(it->first) + " not archived", false;
-    std::string pb = ReadAll(it->second), ab = ReadAll(a[it->first]);
-    bool newest = it->first == p.rbegin()->first;
-    bool same = newest ? pb.size() >= ab.size() && pb.compare(0, ab.size(), ab) == 0 &&
-                             pb.find_first_not_of('\0', ab.size()) == std::string::npos
-                       : pb == ab;
-    if (!same) return *why = "file " + std::to_string(it->first) + " differs", false;
-  }
-  return true;
-}
-
 std::string Ref(const Host& h, const std::string& stone) { return h.root() + ":" + stone; }
 std::string Hash(const std::string& digest) { return digest.substr(digest.rfind(' ') + 1); }
 
@@ -188,13 +154,10 @@ class Trial {
   Cluster& cluster() { return c_; }
   static std::string Name(int i) { return "standby" + std::to_string(i + 1); }
 
-  // A workload of 4 writers on the primary for `seconds`, in its namespace.
-  pid_t StartLoad(const std::string& ack, int seconds) {
-    return c_.primary().Spawn({"workload", "prod", "--writers", "4", "--transactions", "100000000",
-                               "--seconds", std::to_string(seconds), "--keys-per-txn", "2",
-                               "--ack-log", ack},
-                              c_.Temp("workload.out"));
-  }
+  // A workload of 4 writers on the primary for `seconds`, in its namespace, its keys
+  // and ack log named by `load`.
+  pid_t StartLoad(const std::string& load, int seconds) { return StartWorkload(c_, Ack(load), seconds, load); }
+  std::string Ack(const std::string& load) { return c_.Temp("ack-" + load); }
   static bool Running(pid_t p) { return waitpid(p, nullptr, WNOHANG) == 0; }
 
   // Commit-to-visible lag on each standby while `load` runs: commit lag/N on the
@@ -224,7 +187,7 @@ class Trial {
 
   // Waits until both standbys hold exactly the primary's tranlogs and state; returns how
   // long that took in seconds.
-  double Converge(const std::string& ack) {
+  double Converge(const std::string& load) {
     uint64_t t0 = MonotonicNanos();
     std::string why;
     bool ok = WaitFor([&] {
@@ -234,7 +197,7 @@ class Trial {
         if (s != d) return why = Name(i) + ": '" + s + "' vs primary '" + d + "'", false;
       }
       for (int i = 0; i < 2; i++) {
-        if (!ArchiveMatches(c_.primary().Path("data/prod/tranlog"), c_.standby(i).Path("archive"), &why)) {
+        if (!ArchiveIsTailOf(c_.standby(i).Path("archive"), c_.primary().Path("data/prod/tranlog"), &why)) {
           why = Name(i) + ": " + why;
           return false;
         }
@@ -245,29 +208,13 @@ class Trial {
     INFO(why);
     INFO("receiver log standby1: " << c_.ReceiverLog(0, Name(0)));
     REQUIRE(ok);
-    for (int i = 0; i < 2; i++) CheckAcked(c_.standby(i), Name(i), ack);
+    for (int i = 0; i < 2; i++) CheckAcked(c_.standby(i), Name(i), load);
     return s;
   }
 
-  // Every transaction acknowledged in the ack log is on the stone, whole. (`workload
-  // --check` would also refuse keys beyond the log, which earlier phases of this trial
-  // wrote: its keys "wl/W/I/K" with value "wWtI" (cli/workload.cc) are the same each run.)
-  void CheckAcked(Host& h, const std::string& stone, const std::string& ack) {
-    auto client = Connect(h, stone);
-    std::istringstream in(ReadAll(ack));
-    std::string word;
-    uint64_t writers = 0, w = 0, i = 0, n = 0;
-    REQUIRE((in >> word >> writers));
-    while (in >> w >> i) {
-      for (int k = 0; k < 2; k++) {
-        std::string key = "wl/" + std::to_string(w) + "/" + std::to_string(i) + "/" + std::to_string(k);
-        auto r = client->Get(key);
-        REQUIRE_MESSAGE((r.ok() && r->found && r->value == "w" + std::to_string(w) + "t" + std::to_string(i)),
-                        stone << ": acknowledged " << key << " is missing");
-      }
-      n++;
-    }
-    REQUIRE(n > 0);
+  // Every commit `load` acknowledged is on the stone, whole, and nothing it never sent.
+  void CheckAcked(Host& h, const std::string& stone, const std::string& load) {
+    Ok(h, {"workload", stone, "--check", Ack(load), "--keys-per-txn", "2", "--key-prefix", load});
   }
 
   // The TID in `tranship admin STONE digest` of standby i / the primary.
@@ -316,13 +263,17 @@ TEST_CASE("NetnsClusterScriptUsageRootCheckAndCleanup") {
   CHECK(denied.out == "netns-cluster: needs root (namespaces, tc and nft need CAP_NET_ADMIN); run it with sudo\n");
   CHECK(!NamespaceExists("tranship-denied-switch"));
 
-  // `up` makes four namespaces; a second `up` of the same ID is refused and leaves the
-  // first alone; `cleanup` removes leftovers, processes in them included.
+  // `up` makes four namespaces and names them; a second `up` of the same ID is refused
+  // and leaves the first alone. `cleanup` removes a network whose owner (the caller of
+  // `up`, here a shell) has exited, processes in it included, and keeps one whose owner
+  // runs (this test; or a trial running beside it).
+  std::string kept = "k" + std::to_string(getpid());
+  Proc mine = RunScript({"up", "-i", kept});
+  REQUIRE_MESSAGE(mine.code == 0, mine.out);
+  CHECK(mine.out == "primary tranship-" + kept + "-primary 10.77.0.1\nstandby1 tranship-" + kept +
+                        "-standby1 10.77.0.2\nstandby2 tranship-" + kept + "-standby2 10.77.0.3\n");
   std::string id = "c" + std::to_string(getpid());
-  Proc up = RunScript({"up", "-i", id});
-  REQUIRE_MESSAGE(up.code == 0, up.out);
-  CHECK(up.out == "primary tranship-" + id + "-primary 10.77.0.1\nstandby1 tranship-" + id +
-                      "-standby1 10.77.0.2\nstandby2 tranship-" + id + "-standby2 10.77.0.3\n");
+  REQUIRE(std::system(("sh -c '" + Script() + " up -i " + id + " >/dev/null; true'").c_str()) == 0);
   Proc again = RunScript({"up", "-i", id});
   CHECK(again.code == 1);
   CHECK(again.out.find("already exists") != std::string::npos);
@@ -336,18 +287,24 @@ TEST_CASE("NetnsClusterScriptUsageRootCheckAndCleanup") {
   Proc clean = RunScript({"cleanup"});
   CHECK_MESSAGE(clean.code == 0, clean.out);
   CHECK(clean.out.find("removed network " + id) != std::string::npos);
+  CHECK(clean.out.find("kept network " + kept + ": its owner, pid " + std::to_string(getpid()) + ", still runs") !=
+        std::string::npos);
+  CHECK(NamespaceExists("tranship-" + kept + "-switch"));
+  CHECK(RunScript({"down", kept}).code == 0);
+  CHECK(!NamespaceExists("tranship-" + kept + "-switch"));
   int st = 0;
   CHECK(waitpid(sleeper, &st, 0) == sleeper);
   CHECK(WIFSIGNALED(st));
   for (std::string h : {"switch", "primary", "standby1", "standby2"}) CHECK(!NamespaceExists("tranship-" + id + "-" + h));
 
-  // Impairments and partitions change nothing in this (the machine's own) namespace.
+  // Impairments and partitions change nothing in this (the machine's own) namespace:
+  // no interface of the network, no nftables table, no netem qdisc appears here.
   auto outside = [] {
     TempDir t;
     std::string f = t / "out";
-    REQUIRE(std::system(("(ip -o link show; ip -o addr show; nft list ruleset; tc qdisc show) >" + f + " 2>&1").c_str()) == 0);
-    std::string s = ReadAll(f);
-    return std::regex_replace(s, std::regex("link-netns[^ ]*|link-netnsid [0-9]+"), "");
+    REQUIRE(std::system(("(ip -o link show; nft list tables; tc qdisc show) 2>&1 | grep -E "
+                         "'^[0-9]+: (br0|eth0|primary|standby[12])[@:]|tranship|netem' >" + f).c_str()) >= 0);
+    return ReadAll(f);
   };
   std::string before = outside();
   std::string nid = "n" + std::to_string(getpid());
@@ -417,11 +374,11 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
         args.insert(args.end(), s.netem.begin(), s.netem.end());
         net.Do(args);
       }
-      std::string ack = c.Temp("ack-" + std::to_string(round) + "-" + std::to_string(&s - &settings[0]));
-      pid_t load = t.StartLoad(ack, seconds);
+      std::string name = "r" + std::to_string(round) + "s" + std::to_string(&s - &settings[0]);
+      pid_t load = t.StartLoad(name, seconds);
       auto lag = t.SampleLag(load);
       for (const std::string& h : hosts) net.Do({"netem", h, "off"});
-      double conv = t.Converge(ack);
+      double conv = t.Converge(name);
       Percentiles l1 = Of(lag[0]), l2 = Of(lag[1]);
       std::printf("netns: round %d, %s: lag standby1 %s; standby2 %s; converged %.2f s after the load\n",
                   round, s.name.c_str(), Show(l1).c_str(), Show(l2).c_str(), conv);
@@ -435,9 +392,9 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
                                          std::vector<std::string>{"standby1", "standby2"}}) {
       std::string name = cut.size() == 1 ? "partition of standby1" : "partition of both standbys";
       CAPTURE(name);
-      std::string ack = c.Temp("ack-" + std::to_string(round) + "-p" + std::to_string(cut.size()));
-      pid_t load = t.StartLoad(ack, partition_s + 1);
-      REQUIRE(WaitFor([&] { return CountLinesOf(ack) > 1; }, kConverge));  // committing
+      std::string load_name = "r" + std::to_string(round) + "p" + std::to_string(cut.size());
+      pid_t load = t.StartLoad(load_name, partition_s + 1);
+      REQUIRE(WaitFor([&] { return Acks(t.Ack(load_name)) > 0; }, kConverge));  // committing
       std::vector<std::string> args = {"partition"};
       args.insert(args.end(), cut.begin(), cut.end());
       net.Do(args);
@@ -453,7 +410,7 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
       uint64_t healed = MonotonicNanos();
       int st = 0;
       REQUIRE(waitpid(load, &st, 0) == load);
-      t.Converge(ack);
+      t.Converge(load_name);
       std::printf("netns: round %d, %s for %d s: converged %.2f s after the heal\n", round,
                   name.c_str(), partition_s, static_cast<double>(MonotonicNanos() - healed) / 1e9);
       std::fflush(stdout);
@@ -463,9 +420,8 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
   // A planned failover to standby1 under load and 20 ms ± 5 ms latency, run from this
   // (the host's) namespace with the three homes as options.
   for (const std::string& h : hosts) net.Do({"netem", h, "delay", "20", "jitter", "5"});
-  std::string ack = c.Temp("ack-failover");
-  pid_t load = t.StartLoad(ack, 120);
-  REQUIRE(WaitFor([&] { return CountLinesOf(ack) > 100; }, kConverge));
+  pid_t load = t.StartLoad("failover", 120);
+  REQUIRE(WaitFor([&] { return Acks(t.Ack("failover")) >= 100; }, kConverge));
   Host outside(Env("TRANSHIP_EXE"), c.Temp("outside"));
   Proc f = outside.Run({"failover", "--planned", "--primary", Ref(c.primary(), "prod"), "--standby",
                         Ref(c.standby(0), "standby1"), "--other-standby",
@@ -480,7 +436,7 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
   CHECK(at_failover.starts_with("tid " + std::string(m[1]) + " "));
   CHECK(Hash(Digest(c.standby(0), "standby1")) == Hash(at_failover));
   CHECK(Digest(c.standby(1), "standby2") == at_failover);
-  t.CheckAcked(c.standby(0), "standby1", ack);
+  t.CheckAcked(c.standby(0), "standby1", "failover");
   // The new primary takes writes across the namespaces; the old one still refuses them.
   Ok(c.standby(0), {"put", "standby1", "after-failover", "1"});
   CHECK(c.standby(0).Run({"get", "standby1", "after-failover"}).out == "1\n");
