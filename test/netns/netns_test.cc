@@ -441,8 +441,7 @@ TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
   Ok(c.standby(0), {"put", "standby1", "after-failover", "1"});
   CHECK(c.standby(0).Run({"get", "standby1", "after-failover"}).out == "1\n");
   CHECK(c.primary().Run({"put", "prod", "x", "y"}).code == 1);
-  std::regex time_re("Failover time: [^\n]*");
-  if (std::regex_search(f.out, m, time_re)) std::printf("netns: planned failover under 20 ms ± 5 ms: %s\n", m[0].str().c_str());
+  std::printf("netns: planned failover under 20 ms ± 5 ms:\n%s", f.out.c_str());
   std::printf("netns: trial took %.1f s\n", static_cast<double>(MonotonicNanos() - started) / 1e9);
 }
 
