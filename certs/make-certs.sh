@@ -11,7 +11,8 @@
 #   selfsigned.pem selfsigned.key a self-signed certificate
 #   expired-client.pem expired-client.key            signed by ca.pem, expired in 2021
 # The last three groups exist to test refusals. Every certificate names DNS:localhost,
-# IP:127.0.0.1 and DNS:NAME (default: this host's name) as subject alternative names.
+# IP:127.0.0.1 and DNS:NAME (default: this host's name) as subject alternative names;
+# a NAME that is an IPv4 address is named as IP:NAME instead.
 set -euo pipefail
 
 usage() { echo "usage: $0 DIR [NAME]   (makes a CA and certificates for NAME in DIR)" >&2; }
@@ -33,6 +34,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 days=825
 san="subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:$name"
+if [[ $name =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then
+  san="subjectAltName=DNS:localhost,IP:127.0.0.1,IP:$name"
+fi
 
 newkey() {  # FILE: a fresh P-256 key
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null

@@ -23,11 +23,11 @@ const std::vector<std::string> kOperatorScripts = {
     "warm-standby/ship-tranlogs", "warm-standby/restore-arrived", "watchdog/watchdog",
     "watchdog/watchdog-loop"};
 
-// Every file under scripts/ and certs/ whose first line is a shell's #!.
+// Every file under scripts/, certs/ and test/ whose first line is a shell's #!.
 std::vector<std::string> ShellScripts() {
   std::vector<std::string> out;
   std::filesystem::path root = std::filesystem::path(ScriptsDir()).parent_path();
-  for (const char* dir : {"scripts", "certs"}) {
+  for (const char* dir : {"scripts", "certs", "test"}) {
     for (auto& e : std::filesystem::recursive_directory_iterator(root / dir)) {
       if (!e.is_regular_file()) continue;
       std::string head = ReadAll(e.path()).substr(0, 64);

@@ -4,9 +4,12 @@
 // startstone, logsenders and logreceivers in the foreground as children of the test so
 // that it can kill -9 them. Certificates come from certs/make-certs.sh
 // ($TRANSHIP_MAKE_CERTS). Every process still running is killed when the Cluster goes.
+// A host may live in a network namespace of its own (test/netns): its processes are
+// started inside it, as `ip netns exec NS` would.
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -37,6 +40,8 @@ class Host {
     std::filesystem::create_directories(root_);
   }
   const std::string& root() const { return root_; }
+  // The network namespace (a name under /run/netns) its processes run in; "" for this one.
+  void set_netns(std::string name) { netns_ = std::move(name); }
   std::string Path(const std::string& rel) const { return root_ + "/" + rel; }
 
   // Runs `tranship ARGS...` (or an alias given as argv0) to completion.
@@ -57,6 +62,10 @@ class Host {
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+      if (!netns_.empty()) {
+        int ns = ::open(("/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(126);
+      }
       setenv("TRANSHIP_HOME", root_.c_str(), 1);
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       dup2(fd, 1);
@@ -80,6 +89,7 @@ class Host {
  private:
   std::string exe_;
   std::string root_;
+  std::string netns_;
 };
 
 // How long the tests wait for standbys to converge before calling it a failure.
@@ -217,6 +227,10 @@ class Cluster {
   }
 
   bool receivers_from_start = false;
+  // The address the logsender listens on and the receivers connect to, and the name
+  // (DNS name or IP address) its certificate is made for.
+  std::string address = "127.0.0.1";
+  std::string cert_name = "standby";
 
   Host& primary() { return *primary_; }
   Host& standby(int i) { return *standbys_[static_cast<size_t>(i)]; }
@@ -234,7 +248,7 @@ class Cluster {
     const char* script = std::getenv("TRANSHIP_MAKE_CERTS");
     REQUIRE_MESSAGE(script != nullptr, "TRANSHIP_MAKE_CERTS must name certs/make-certs.sh");
     certs_ = dir_ / "certs";
-    std::string cmd = std::string(script) + " " + certs_ + " standby >" + (dir_ / "certs.log") + " 2>&1";
+    std::string cmd = std::string(script) + " " + certs_ + " " + cert_name + " >" + (dir_ / "certs.log") + " 2>&1";
     REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, ReadAll(dir_ / "certs.log"));
     return certs_;
   }
@@ -259,7 +273,7 @@ class Cluster {
 
   // startlogsender in the foreground on the primary, shipping stone `stone`.
   pid_t StartSender(const std::string& stone, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"-P", std::to_string(port_), "-A", "127.0.0.1", "-T",
+    std::vector<std::string> args = {"-P", std::to_string(port_), "-A", address, "-T",
                                      primary_->Path("data/" + stone + "/tranlog"), "-s", stone,
                                      "--foreground", "--timeout", "5"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -274,7 +288,7 @@ class Cluster {
   // receivers_from_start (pure shipping tests, without a standby stone).
   pid_t StartReceiver(int i, const std::string& stone, std::vector<std::string> extra = {}) {
     Host& h = standby(i);
-    std::vector<std::string> args = {"-P", std::to_string(port_), "-A", "127.0.0.1", "-T",
+    std::vector<std::string> args = {"-P", std::to_string(port_), "-A", address, "-T",
                                      h.Path("archive"), "-s", stone, "--foreground",
                                      "--timeout", "5"};
     if (receivers_from_start) args.push_back("--from-start");
