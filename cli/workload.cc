@@ -1,11 +1,12 @@
 // tranship workload: a testing tool for crash tests and the demo, not for operators.
 //
 //   tranship workload NAME [--writers N] [--transactions N] [--seconds S]
-//                          [--keys-per-txn K] [--ack-log FILE]
-//   tranship workload NAME --check FILE [--keys-per-txn K]
+//                          [--keys-per-txn K] [--ack-log FILE] [--key-prefix P]
+//   tranship workload NAME --check FILE [--keys-per-txn K] [--key-prefix P]
 //
 // Writer w (one thread and one connection each) commits transactions i = 0, 1, 2, ...
-// in order; transaction i puts K keys "wl/<w>/<i>/<k>" all with the value "w<w>t<i>".
+// in order; transaction i puts K keys "wl/<w>/<i>/<k>" all with the value "w<w>t<i>"
+// (--key-prefix P: "P/<w>/<i>/<k>", so that runs against one stone keep apart).
 // After each acknowledged commit it appends "<w> <i>" to the ack log (first line
 // "writers N"), with one write(2), so the log survives the stone being killed. A writer
 // stops at its first error: the outcome of that last commit is unknown.
@@ -36,12 +37,15 @@
 namespace tranship::cli {
 namespace {
 
-std::string Key(uint64_t w, uint64_t i, uint64_t k) { return fmt::format("wl/{}/{}/{}", w, i, k); }
+std::string Key(const std::string& prefix, uint64_t w, uint64_t i, uint64_t k) {
+  return fmt::format("{}/{}/{}/{}", prefix, w, i, k);
+}
 std::string Value(uint64_t w, uint64_t i) { return fmt::format("w{}t{}", w, i); }
 
 struct Shared {
   std::atomic<uint64_t> commits{0};
   std::atomic<int> running{0};
+  std::string key_prefix;  // set before the writers start
   std::mutex mu;
   std::vector<std::string> errors;  // guarded by mu
 };
@@ -58,7 +62,7 @@ void WriterLoop(const Home& home, const std::string& name, uint64_t w, uint64_t 
     if (deadline_ns != 0 && MonotonicNanos() > deadline_ns) break;
     TxnRequest txn;
     for (uint64_t k = 0; k < keys; k++) {
-      txn.writes.push_back({WriteOp::Kind::kPut, Key(w, i, k), Value(w, i)});
+      txn.writes.push_back({WriteOp::Kind::kPut, Key(shared->key_prefix, w, i, k), Value(w, i)});
     }
     Result<uint64_t> tid = (*client)->Commit(txn);
     if (!tid.ok()) return fail(tid.status());
@@ -103,6 +107,7 @@ Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
   uint64_t start = MonotonicNanos();
   uint64_t deadline = *seconds == 0 ? 0 : start + *seconds * 1000000000u;
   Shared shared;
+  shared.key_prefix = args.Value("--key-prefix", "wl");
   std::vector<std::thread> threads;
   for (uint64_t w = 0; w < *writers; w++) {
     uint64_t count = *total / *writers + (w < *total % *writers ? 1 : 0);
@@ -138,6 +143,7 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   Result<uint64_t> keys = args.Number("--keys-per-txn", 3);
   if (!keys.ok()) return keys.status();
   std::string path = args.Value("--check");
+  const std::string prefix = args.Value("--key-prefix", "wl");
   Result<std::string> text = ReadFileToString(Env::Default(), path);
   if (!text.ok()) return text.status();
   std::istringstream in(*text);
@@ -163,12 +169,12 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   auto present = [&](uint64_t w, uint64_t i, uint64_t nkeys) -> Result<uint64_t> {
     uint64_t n = 0;
     for (uint64_t k = 0; k < nkeys; k++) {
-      Result<ReadResult> r = (*client)->Get(Key(w, i, k));
+      Result<ReadResult> r = (*client)->Get(Key(prefix, w, i, k));
       if (!r.ok()) return r.status();
       if (r->found && r->value == Value(w, i)) {
         n++;
       } else {
-        absent = Key(w, i, k);
+        absent = Key(prefix, w, i, k);
       }
     }
     return n;
