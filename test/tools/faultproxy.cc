@@ -180,7 +180,10 @@ bool Proxy::Listen(int port, const std::string& control) {
 Status Proxy::Apply(const std::string& line, std::string* reply) {
   Result<Action> a = ApplyCommand(line, &faults_);
   if (!a.ok()) return a.status();
-  commands_++;
+  // A command that leaves a fault in force counts as one fault injected.
+  if (*a == Action::kVanish || *a == Action::kCut || (*a != Action::kStatus && faults_.any())) {
+    commands_++;
+  }
   switch (*a) {
     case Action::kDropAfter:
       for (auto& c : conns_) {
@@ -215,7 +218,7 @@ Status Proxy::Apply(const std::string& line, std::string* reply) {
 std::string Proxy::StatusLine() const {
   return fmt::format(
       "connections {} open {} bytes c2s {} s2c {} flips {} drops {} vanishes {} cuts {} "
-      "commands {} faults {}",
+      "fault-commands {} faults {}",
       accepted_, conns_.size(), bytes_[0], bytes_[1], flips_, drops_, vanishes_, cuts_,
       commands_, Describe(faults_));
 }
