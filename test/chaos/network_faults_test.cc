@@ -161,7 +161,7 @@ class Trial {
   void Iteration(uint64_t n) {
     const uint64_t seed = rng_();
     std::mt19937_64 rng(seed);
-    MESSAGE(ToString(kind_) << " iteration " << n << ": seed " << seed);
+    MESSAGE(std::string(ToString(kind_)) << " iteration " << n << ": seed " << seed);
     const std::string ack = c_.Temp("ack" + std::to_string(n) + ".log");
     pid_t load = c_.primary().Spawn(
         {"workload", "prod", "--writers", "4", "--transactions", "100000000", "--seconds",
