@@ -305,6 +305,8 @@ void Proxy::Flip(Conn& c, Pipe& p, std::string& bytes) {
 }
 
 void Proxy::ReadInto(Conn& c, Pipe& p) {
+  // No room (or nothing more to read): a read of 0 bytes would look like EOF.
+  if (p.eof || p.queued >= kMaxQueued || faults_.stall) return;
   std::string buf(std::min(kReadSize, kMaxQueued - p.queued), '\0');
   ssize_t n = read(c.fd[p.from], buf.data(), buf.size());
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -457,8 +459,10 @@ void Proxy::Run() {
           if (!faults_.stall && !out.eof && out.queued < kMaxQueued) ev |= POLLIN;
           if (in.want_out) ev |= POLLOUT;
         }
-        // A vanished side whose peer has gone is left out: poll would report it forever.
-        fds.push_back({c->gone[side] ? -1 : c->fd[side], ev, 0});
+        // A side with nothing to wait for is left out (fd -1): poll reports POLLHUP
+        // whether asked or not, and would spin while a full queue waits for the peer,
+        // during a stall, or on a vanished side whose peer has gone.
+        fds.push_back({ev == 0 || c->gone[side] ? -1 : c->fd[side], ev, 0});
       }
     }
     int timeout_ms = static_cast<int>((wake > now ? wake - now : 0) / 1000) + 1;
