@@ -236,7 +236,6 @@ void LogReceiver::OnReady() {
 }
 
 void LogReceiver::OnData(std::string_view bytes) {
-  last_recv_ns_ = MonotonicNanos();
   reader_.Feed(bytes);
   wire::Frame f;
   while (!dropping_ && transport_) {
@@ -247,6 +246,7 @@ void LogReceiver::OnData(std::string_view bytes) {
                                           reader_.error().message())));
       return;
     }
+    last_recv_ns_ = MonotonicNanos();  // a complete frame (wire::SilenceLimitMs)
     Status s = HandleFrame(f);
     if (!s.ok()) {
       Drop(s);
@@ -502,9 +502,15 @@ void LogReceiver::Synced() {
 
 void LogReceiver::Tick() {
   if (!transport_ || dropping_) return;
-  if (MsSince(last_recv_ns_) >= timeout_ms_) {
-    Drop(Status::TimedOut(fmt::format("the logsender at {} has been silent for {} s", peer_,
-                                      MsSince(last_recv_ns_) / 1000.0)));
+  const uint32_t pending = reader_.pending_length();
+  if (MsSince(last_recv_ns_) >= wire::SilenceLimitMs(timeout_ms_, pending)) {
+    Drop(Status::TimedOut(
+        pending == 0
+            ? fmt::format("the logsender at {} has been silent for {} s", peer_,
+                          MsSince(last_recv_ns_) / 1000.0)
+            : fmt::format("the logsender at {} has sent no complete frame for {} s (a frame "
+                          "of {} bytes never completed: a damaged stream or a dead link)",
+                          peer_, MsSince(last_recv_ns_) / 1000.0, pending)));
     return;
   }
   if (welcomed_ && MsSince(last_send_ns_) >= keepalive_ms_) {

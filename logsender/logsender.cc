@@ -101,9 +101,9 @@ void LogSender::Tick() {
 }
 
 void LogSender::CheckTimeouts(uint64_t now) {
-  const uint64_t limit = uint64_t{opts_.timeout_ms} * kMsNs;
   std::vector<ReceiverSession*> silent;
   for (auto& [id, s] : sessions_) {
+    const uint64_t limit = wire::SilenceLimitMs(opts_.timeout_ms, s->pending_frame_length()) * kMsNs;
     if (s->state() != ReceiverState::kStopping && now - s->last_received_ns() > limit) {
       silent.push_back(s.get());
     }
@@ -113,7 +113,8 @@ void LogSender::CheckTimeouts(uint64_t now) {
     s->Drop(
         s->state() == ReceiverState::kStartup
             ? fmt::format("it sent no Hello within {:.1f} s", opts_.timeout_ms / 1000.0)
-            : fmt::format("it sent nothing for {:.1f} s (the timeout)", opts_.timeout_ms / 1000.0));
+            : fmt::format("it sent no complete frame for {:.1f} s (the timeout)",
+                          opts_.timeout_ms / 1000.0));
   }
 }
 

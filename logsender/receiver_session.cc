@@ -63,7 +63,6 @@ void ReceiverSession::SetState(ReceiverState s, std::string_view why) {
 
 void ReceiverSession::OnData(std::string_view bytes) {
   if (state_ == ReceiverState::kStopping) return;
-  last_received_ns_ = MonotonicNanos();
   reader_.Feed(bytes);
   wire::Frame f;
   while (state_ != ReceiverState::kStopping) {
@@ -73,6 +72,7 @@ void ReceiverSession::OnData(std::string_view bytes) {
       Drop("it sent garbage: " + reader_.error().message());
       return;
     }
+    last_received_ns_ = MonotonicNanos();  // a complete frame (wire::SilenceLimitMs)
     Status s = HandleFrame(f);
     if (!s.ok()) {
       Drop(s.message());

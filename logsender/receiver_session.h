@@ -92,6 +92,8 @@ class ReceiverSession {
 
   // ---- timing ----
   uint64_t last_received_ns() const { return last_received_ns_; }
+  // The length of the frame it is in the middle of sending, or 0 (wire::SilenceLimitMs).
+  uint32_t pending_frame_length() const { return reader_.pending_length(); }
   uint64_t last_sent_ns() const { return last_sent_ns_; }
 
  private:

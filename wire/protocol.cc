@@ -310,6 +310,11 @@ void FrameReader::Feed(std::string_view bytes) {
   if (Next(&unused) == Result::kFrame) start_ = keep;  // leave it for the caller
 }
 
+uint32_t FrameReader::pending_length() const {
+  if (!error_.ok() || buf_.size() - start_ < kFrameHeaderSize) return 0;
+  return DecodeFixed32(reinterpret_cast<const uint8_t*>(buf_.data() + start_));
+}
+
 FrameReader::Result FrameReader::Next(Frame* out) {
   if (!error_.ok()) return Result::kError;
   size_t avail = buf_.size() - start_;

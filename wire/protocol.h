@@ -155,6 +155,9 @@ class FrameReader {
   Result Next(Frame* out);
   const Status& error() const { return error_; }
   size_t buffered() const { return buf_.size() - start_; }
+  // The length field of the frame being received (its header is in hand, not all of its
+  // body), or 0 between frames.
+  uint32_t pending_length() const;
 
  private:
   uint32_t max_frame_;
@@ -163,6 +166,17 @@ class FrameReader {
   size_t start_ = 0;
   Status error_;
 };
+
+// The silence after which a peer is dropped (docs/protocol.md, Keepalives and timeouts):
+// the clock restarts at each complete frame, not at each byte, so that a damaged length
+// field on a plaintext link (the rest of the stream trickling into a frame that never
+// ends) cannot hold a link open. A frame still arriving extends the timeout by the time
+// its length needs at kSlowestLinkBytesPerS: a link slower than 64 KiB/s in the middle of
+// a large frame is taken for dead (the largest Data frame then has 17 minutes).
+inline constexpr uint64_t kSlowestLinkBytesPerS = 64 << 10;
+inline uint64_t SilenceLimitMs(uint64_t timeout_ms, uint32_t pending_length) {
+  return timeout_ms + uint64_t{pending_length} * 1000 / kSlowestLinkBytesPerS;
+}
 
 // Body decoders: Corruption naming the message and field when malformed.
 Status DecodeHello(std::string_view body, Hello* m);

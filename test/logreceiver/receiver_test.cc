@@ -615,4 +615,39 @@ TEST_CASE("OverAMemoryPipe") {
 }
 
 }  // namespace
+// A damaged length field (a plaintext link) makes the rest of the stream the body of a
+// frame that never ends; the sender's keepalives trickling into it must not keep the
+// link alive: the silence clock counts complete frames.
+TEST_CASE("AFrameThatNeverCompletesIsDroppedAtTheTimeout") {
+  Fixture fx;
+  auto o = fx.Options();
+  o.timeout_ms = 50;
+  o.keepalive_ms = 10;
+  fx.StartReceiver(o);
+  auto l = fx.Connected();
+  wire::Welcome w;
+  w.start = Position{1, 0};
+  w.keepalive_ms = 10;
+  w.timeout_ms = 50;
+  std::string frame;
+  wire::EncodeWelcome(&frame, w);
+  l->Deliver(frame);
+  // A Data frame header claiming 4096 bytes, then one byte per loop turn: at that pace
+  // the frame would take far longer than its allowance (timeout + 4096 B at 64 KiB/s).
+  l->Deliver(std::string{char(0), char(16), char(0), char(0), char(wire::MsgType::kData)});
+  size_t trickled = 0;
+  REQUIRE(fx.RunUntil([&] {
+    if (l->closed_by_receiver) return true;
+    if (trickled < 4000) {
+      l->Deliver(std::string(1, 'k'));
+      trickled++;
+    }
+    return false;
+  }));
+  CHECK(trickled < 4000);
+  CHECK(l->close_reason.message().find("no complete frame") != std::string::npos);
+  CHECK(l->close_reason.message().find("4096 bytes") != std::string::npos);
+  REQUIRE(fx.RunUntil([&] { return fx.connector().links.size() >= 2; }));
+}
+
 }  // namespace tranship

@@ -287,5 +287,29 @@ TEST_CASE("AFloodOfSilentConnectionsPushesOutOnlyItsOwnOldest") {
   for (FakeReceiver* r : flood) CHECK(r->welcomes.empty());
 }
 
+// A receiver's frame that never completes (a damaged length on a plaintext link, the
+// rest of its stream trickling in) is dropped at the timeout like a silent one.
+TEST_CASE("AFrameThatNeverCompletesIsDroppedAtTheTimeout") {
+  SenderFixture f;
+  f.CreateHistory();
+  f.Commit(1);
+  LogSenderOptions o = f.Options();
+  o.timeout_ms = 300;
+  f.StartSender(o);
+  FakeReceiver* r = f.ConnectFromStart();
+  REQUIRE(f.RunUntil([&] { return !r->welcomes.empty(); }));
+  // An Ack header claiming 4000 bytes (an Ack is 24), then a byte per loop turn.
+  r->Send(std::string{char(0xa0), char(0x0f), char(0), char(0), char(wire::MsgType::kAck)});
+  size_t trickled = 0;
+  REQUIRE(f.RunUntil([&] {
+    if (trickled < 3900) {
+      r->Send(std::string(1, 'k'));
+      trickled++;
+    }
+    return r->closed;
+  }));
+  CHECK(trickled < 3900);
+}
+
 }  // namespace
 }  // namespace tranship::logsender::test

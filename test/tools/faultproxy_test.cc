@@ -1,0 +1,285 @@
+// faultproxy as a real process between two loopback sockets of the test: bytes pass
+// unchanged, and each fault does what docs/faultproxy.md says (cut within the range,
+// flipped bits counted and logged, one direction discarded, stall and resume, vanish
+// without a FIN to either peer, cut).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "test/test_util.h"
+
+namespace tranship::test {
+namespace {
+
+int ListenLoopback(int* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  REQUIRE(listen(fd, 8) == 0);
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  return connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? fd : (close(fd), -1);
+}
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 r(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(r());
+  return s;
+}
+
+void WriteFully(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t w = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (w <= 0) return;
+    off += static_cast<size_t>(w);
+  }
+}
+
+// Reads until EOF or an error (or `max` bytes); the bytes read.
+std::string ReadToEnd(int fd, size_t max = SIZE_MAX) {
+  std::string s;
+  char buf[65536];
+  while (s.size() < max) {
+    ssize_t n = read(fd, buf, std::min(sizeof(buf), max - s.size()));
+    if (n <= 0) break;
+    s.append(buf, static_cast<size_t>(n));
+  }
+  return s;
+}
+
+// Whether `fd` becomes readable (data or EOF) within `ms`.
+bool ReadableWithin(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, ms) == 1;
+}
+
+// A faultproxy child in front of the test's listening socket.
+class Proxy {
+ public:
+  explicit Proxy(int target_port, uint64_t seed = 7) {
+    const char* exe = std::getenv("TRANSHIP_FAULTPROXY");
+    REQUIRE_MESSAGE(exe != nullptr, "TRANSHIP_FAULTPROXY must name the faultproxy binary");
+    int probe = ListenLoopback(&port_);
+    close(probe);
+    control_ = dir_ / "ctl";
+    log_ = dir_ / "proxy.log";
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(fd, 2);
+      std::string p = std::to_string(port_), t = "127.0.0.1:" + std::to_string(target_port),
+                  s = std::to_string(seed);
+      execl(exe, "faultproxy", "--listen", p.c_str(), "--target", t.c_str(), "--control",
+            control_.c_str(), "--seed", s.c_str(), nullptr);
+      _exit(127);
+    }
+    REQUIRE(WaitFor([&] { return ReadAll(log_).find("listening on") != std::string::npos; }));
+  }
+  ~Proxy() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  int port() const { return port_; }
+  std::string log() const { return ReadAll(log_); }
+
+  // One control command; its reply line.
+  std::string Ctl(const std::string& line) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un u{};
+    u.sun_family = AF_UNIX;
+    std::snprintf(u.sun_path, sizeof(u.sun_path), "%s", control_.c_str());
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&u), sizeof(u)) == 0);
+    std::string msg = line + "\n";
+    WriteFully(fd, msg);
+    std::string reply;
+    char c;
+    while (read(fd, &c, 1) == 1 && c != '\n') reply += c;
+    close(fd);
+    return reply;
+  }
+  // The number after `name` in the status line.
+  uint64_t Counter(const std::string& name) {
+    std::string s = Ctl("status");
+    size_t at = s.find(" " + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::strtoull(s.c_str() + at + name.size() + 2, nullptr, 10);
+  }
+
+ private:
+  TempDir dir_;
+  std::string control_, log_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A client connected through the proxy and the server end the proxy connected to.
+struct Link {
+  int client = -1, server = -1;
+  Link(int listen_fd, Proxy& p) {
+    client = Connect(p.port());
+    REQUIRE(client >= 0);
+    server = accept(listen_fd, nullptr, nullptr);
+    REQUIRE(server >= 0);
+  }
+  ~Link() {
+    if (client >= 0) close(client);
+    if (server >= 0) close(server);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("BytesPassUnchangedBothWaysWithDelayAndJitter") {
+  int port = 0;
+  int lfd = ListenLoopback(&port);
+  Proxy p(port);
+  CHECK(p.Ctl("delay 2 3").starts_with("ok faults delay 2+3 ms"));
+  Link l(lfd, p);
+  const std::string up = RandomBytes(3 << 20, 1), down = RandomBytes(2 << 20, 2);
+  std::thread server([&] {
+    std::string got = ReadToEnd(l.server, up.size());
+    WriteFully(l.server, down);
+    shutdown(l.server, SHUT_WR);
+    CHECK(got == up);
+  });
+  WriteFully(l.client, up);
+  shutdown(l.client, SHUT_WR);
+  CHECK(ReadToEnd(l.client) == down);
+  server.join();
+  CHECK(p.Counter("flips") == 0);
+  CHECK(p.Counter("bytes c2s") == up.size());
+  close(lfd);
+}
+
+TEST_CASE("DropAfterCutsTheConnectionWithinTheRange") {
+  int port = 0;
+  int lfd = ListenLoopback(&port);
+  Proxy p(port);
+  REQUIRE(p.Ctl("drop-after 1000-5000").starts_with("ok"));
+  Link l(lfd, p);
+  const std::string up = RandomBytes(1 << 20, 3);
+  std::thread client([&] { WriteFully(l.client, up); });
+  std::string got = ReadToEnd(l.server);
+  client.join();
+  CHECK(p.Counter("drops") == 1);
+  // The cut point is logged; the server got at most that much (an RST may lose the
+  // rest), all of it the client's bytes in order.
+  std::string log = p.log();
+  size_t at = log.find("drop after ");
+  REQUIRE(at != std::string::npos);
+  uint64_t cut = std::strtoull(log.c_str() + at + 11, nullptr, 10);
+  CHECK(cut >= 1000);
+  CHECK(cut <= 5000);
+  CHECK(got.size() <= cut);
+  CHECK(got == up.substr(0, got.size()));
+  close(lfd);
+}
+
+TEST_CASE("FlippedBitsAreCountedAndLogged") {
+  int port = 0;
+  int lfd = ListenLoopback(&port);
+  Proxy p(port);
+  REQUIRE(p.Ctl("flip 1e-4").starts_with("ok"));
+  Link l(lfd, p);
+  const std::string up = RandomBytes(1 << 20, 4);
+  std::thread client([&] {
+    WriteFully(l.client, up);
+    shutdown(l.client, SHUT_WR);
+  });
+  std::string got = ReadToEnd(l.server);
+  client.join();
+  REQUIRE(got.size() == up.size());
+  uint64_t bits = 0;
+  for (size_t i = 0; i < up.size(); i++) bits += static_cast<uint64_t>(__builtin_popcount(static_cast<unsigned char>(up[i] ^ got[i])));
+  CHECK(bits > 0);
+  CHECK(bits == p.Counter("flips"));
+  CHECK(p.log().find("c2s: flipped bit") != std::string::npos);
+  close(lfd);
+}
+
+TEST_CASE("OnewayDiscardsOnlyThatDirection") {
+  int port = 0;
+  int lfd = ListenLoopback(&port);
+  Proxy p(port);
+  REQUIRE(p.Ctl("oneway c2s").starts_with("ok"));
+  Link l(lfd, p);
+  WriteFully(l.client, "acks that never arrive");
+  WriteFully(l.server, "data");
+  CHECK(ReadToEnd(l.client, 4) == "data");
+  shutdown(l.client, SHUT_WR);
+  // The server sees the client's EOF, and nothing before it.
+  CHECK(ReadToEnd(l.server).empty());
+  close(lfd);
+}
+
+TEST_CASE("StallHoldsTheBytesAndResumeDeliversThem") {
+  int port = 0;
+  int lfd = ListenLoopback(&port);
+  Proxy p(port);
+  Link l(lfd, p);
+  REQUIRE(p.Ctl("stall").starts_with("ok faults stall"));
+  WriteFully(l.client, "held");
+  CHECK(!ReadableWithin(l.server, 200));
+  REQUIRE(p.Ctl("resume").starts_with("ok"));
+  CHECK(ReadableWithin(l.server, 10000));
+  CHECK(ReadToEnd(l.server, 4) == "held");
+  close(lfd);
+}
+
+TEST_CASE("VanishTellsNeitherPeerAndCutCloses") {
+  int port = 0;
+  int lfd = ListenLoopback(&port);
+  Proxy p(port);
+  Link l(lfd, p);
+  WriteFully(l.client, "x");
+  REQUIRE(ReadToEnd(l.server, 1) == "x");
+  REQUIRE(p.Ctl("vanish").starts_with("ok"));
+  CHECK(p.Counter("vanishes") == 1);
+  // The server closes: the client never hears of it, and its bytes go nowhere.
+  close(l.server);
+  l.server = -1;
+  WriteFully(l.client, "into the void");
+  CHECK(!ReadableWithin(l.client, 300));
+  // A new connection is forwarded as usual.
+  {
+    Link fresh(lfd, p);
+    WriteFully(fresh.client, "y");
+    CHECK(ReadToEnd(fresh.server, 1) == "y");
+  }
+  REQUIRE(p.Ctl("cut").starts_with("ok"));
+  CHECK(ReadableWithin(l.client, 10000));
+  CHECK(ReadToEnd(l.client).empty());
+  CHECK(p.Ctl("explode").starts_with("error: unknown command"));
+  close(lfd);
+}
+
+}  // namespace tranship::test
