@@ -199,8 +199,8 @@ class Parser {
       SkipSpace();
       if (p_ >= s_.size() || s_[p_] != ':') return Error("expected ':'");
       p_++;
-      v->members.emplace_back(std::move(key), JsonValue());
-      TRANSHIP_RETURN_IF_ERROR(Value(&v->members.back().second, depth + 1));
+      v->members.push_back(JsonMember{std::move(key), JsonValue()});
+      TRANSHIP_RETURN_IF_ERROR(Value(&v->members.back().value, depth + 1));
       SkipSpace();
       if (p_ < s_.size() && s_[p_] == ',') {
         p_++;

@@ -16,6 +16,7 @@
 namespace tranship::cli {
 
 class JsonWriter;
+struct JsonMember;
 
 struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
@@ -23,7 +24,7 @@ struct JsonValue {
   bool boolean = false;
   std::string text;  // a string's value, or a number as written
   std::vector<JsonValue> items;                              // kArray
-  std::vector<std::pair<std::string, JsonValue>> members;    // kObject, in file order
+  std::vector<JsonMember> members;                           // kObject, in file order
 
   bool IsNull() const { return kind == Kind::kNull; }
   // The member `key` of an object, or nullptr.
@@ -33,6 +34,11 @@ struct JsonValue {
   uint64_t Uint(std::string_view key, uint64_t fallback = 0) const;
   std::optional<double> Num(std::string_view key) const;
   bool Bool(std::string_view key, bool fallback = false) const;
+};
+
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 // InvalidArgument naming the byte offset when `text` is not one JSON value.
