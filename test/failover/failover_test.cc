@@ -10,13 +10,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "engine/client.h"
 #include "engine/tranlog_reader.h"
 #include "engine/transaction.h"
+#include "test/regex.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {
