@@ -8,11 +8,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 
 #include <doctest/doctest.h>
 
 #include "test/cli/cli_harness.h"
+#include "test/regex.h"
 
 namespace tranship::test {
 namespace {

@@ -3,12 +3,12 @@
 
 #include <signal.h>
 
-#include <regex>
 #include <sstream>
 
 #include <doctest/doctest.h>
 
 #include "test/cli/cli_harness.h"
+#include "test/regex.h"
 
 namespace tranship::test {
 namespace {

@@ -10,7 +10,7 @@
 #include <functional>
 #include <cstdio>
 #include <map>
-#include <regex>
+#include "test/regex.h"
 #include <sstream>
 #include <thread>
 

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -18,6 +17,7 @@
 #include "engine/tranlog_reader.h"
 #include "engine/transaction.h"
 #include "test/failover/emergency_trial.h"
+#include "test/regex.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {

@@ -20,7 +20,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <regex>
+#include "test/regex.h"
 #include <sstream>
 #include <thread>
 

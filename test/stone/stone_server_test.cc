@@ -8,8 +8,7 @@
 
 #include <fmt/format.h>
 
-#include <regex>
-
+#include "test/regex.h"
 #include "test/stone/stone_fixture.h"
 
 namespace tranship {
