@@ -663,10 +663,11 @@ class EngineImpl final : public Engine {
       std::unique_lock l(state_mu_);
       restore_.failover_tid = 0;
     }
-    // The extent that says so is written in the background; if it fails, the error is
-    // logged and the next checkpoint writes it.
-    Result<uint64_t> r = DoCheckpoint(/*wait=*/false);
-    if (!r.ok()) TS_LOG_WARN("commit-restore: the first checkpoint failed: {}", r.status().ToString());
+    // No checkpoint now: copying a large state would hold up the first commits, and
+    // until the next checkpoint recovery finds the restoring extent continued by this
+    // file and replays it as a primary.
+    SyncAppliedTid();
+    PublishEnd();
     writer_->Preallocate();
     TS_LOG_INFO("commit-restore: left restore mode at {}; new lineage {} in tranlog {}",
                 at.ToString(), lineage.ToHex(), file_id);

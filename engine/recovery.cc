@@ -111,8 +111,8 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
       committed = InterruptedCommitRestore(o, env, eh);
     }
     if (committed) {
-      TS_LOG_WARN("recovery: the commit-restore at TID {} was durable but its extent was not "
-                  "written; completing it from tranlog {}", eh.tid, *committed);
+      TS_LOG_INFO("recovery: the commit-restore at TID {} has no checkpoint of its own yet; "
+                  "replaying from tranlog {}, its first file, as a primary", eh.tid, *committed);
       rs.commits_suspended = false;
       from = Position{*committed, tranlog::kFileHeaderSize};
     } else if (eh.flags & kExtentFlagRestoring) {
