@@ -28,6 +28,8 @@
 #include <thread>
 
 #include "test/shipping/cluster.h"
+#include "test/tools/faultproxy_process.h"
+#include "test/trials/trial.h"
 
 namespace tranship::test {
 namespace {
@@ -46,79 +48,31 @@ constexpr const char* kStandbyNames[kStandbys] = {"standby1", "standby2"};
 // How many seconds of commit load each iteration runs its fault schedule under.
 constexpr int kLoadSeconds = 4;
 
-size_t Acks(const std::string& ack) {
-  size_t n = CountLinesOf(ack);
-  return n > 0 ? n - 1 : 0;  // the first line is "writers N"
-}
-
-uint64_t VmRssKb(pid_t pid) {
-  std::string s = ReadAll("/proc/" + std::to_string(pid) + "/status");
-  size_t at = s.find("VmRSS:");
-  return at == std::string::npos ? 0 : std::strtoull(s.c_str() + at + 6, nullptr, 10);
-}
-
-// A faultproxy child in front of the logsender's port, for one standby's receiver.
+// A faultproxy child in front of the logsender's port, for one standby's receiver; its
+// commands must succeed.
 class FaultProxy {
  public:
-  FaultProxy(const Cluster& c, int index, uint64_t seed) {
-    const char* exe = std::getenv("TRANSHIP_FAULTPROXY");
-    REQUIRE_MESSAGE(exe != nullptr, "TRANSHIP_FAULTPROXY must name the faultproxy binary");
-    port_ = FreePort();
-    control_ = c.Temp("proxy" + std::to_string(index) + ".ctl");
-    log_ = c.Temp("proxy" + std::to_string(index) + ".log");
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      dup2(fd, 2);
-      std::string p = std::to_string(port_), t = "127.0.0.1:" + std::to_string(c.port()),
-                  s = std::to_string(seed);
-      execl(exe, "faultproxy", "--listen", p.c_str(), "--target", t.c_str(), "--control",
-            control_.c_str(), "--seed", s.c_str(), nullptr);
-      _exit(127);
-    }
-    REQUIRE(WaitFor([&] { return ReadAll(log_).find("listening on") != std::string::npos; }));
-  }
-  ~FaultProxy() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  int port() const { return port_; }
-  std::string log() const { return ReadAll(log_); }
-
+  FaultProxy(const Cluster& c, int index, uint64_t seed)
+      : p_(c.port(), c.Temp("proxy" + std::to_string(index) + ".ctl"),
+           c.Temp("proxy" + std::to_string(index) + ".log"), seed) {}
+  int port() const { return p_.port(); }
+  std::string log() const { return p_.log(); }
   std::string Ctl(const std::string& line) {
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un u{};
-    u.sun_family = AF_UNIX;
-    std::snprintf(u.sun_path, sizeof(u.sun_path), "%s", control_.c_str());
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&u), sizeof(u)) == 0);
-    std::string msg = line + "\n";
-    REQUIRE(write(fd, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size()));
-    std::string reply;
-    char ch;
-    while (read(fd, &ch, 1) == 1 && ch != '\n') reply += ch;
-    close(fd);
+    std::string reply = p_.Ctl(line);
     INFO("faultproxy " << line << ": " << reply);
     REQUIRE(reply.starts_with("ok"));
     return reply;
   }
-  uint64_t Counter(const std::string& name) {
-    std::string s = Ctl("status");
-    size_t at = s.find(" " + name + " ");
-    REQUIRE(at != std::string::npos);
-    return std::strtoull(s.c_str() + at + name.size() + 2, nullptr, 10);
-  }
+  uint64_t Counter(const std::string& name) { return p_.Counter(name); }
   // Faults injected so far: each flipped bit, cut connection, vanished connection and
   // fault command counts one.
   uint64_t Faults() {
-    return Counter("flips") + Counter("drops") + Counter("vanishes") + Counter("cuts") +
-           Counter("fault-commands");
+    return p_.Counter("flips") + p_.Counter("drops") + p_.Counter("vanishes") +
+           p_.Counter("cuts") + p_.Counter("fault-commands");
   }
 
  private:
-  std::string control_, log_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  FaultProxyProcess p_;
 };
 
 enum class Kind { kDrop, kStall, kThrottle, kLatency, kFlip, kFlipPlaintext, kVanish, kAckLoss };
@@ -147,7 +101,7 @@ class Trial {
  public:
   Trial(Kind kind, uint64_t seed) : kind_(kind), rng_(seed), c_(kStandbys) {
     c_.StartStone(c_.primary(), "prod");
-    for (int i = 0; i < kStandbys; i++) SeedStandby(i);
+    for (int i = 0; i < kStandbys; i++) SeedStandby(c_, i, kStandbyNames[i]);
     // Over TLS a flipped bit fails the record's authentication; on a plaintext link the
     // frame decoders and the record CRCs must catch it.
     const bool tls = kind != Kind::kFlipPlaintext;
@@ -240,26 +194,9 @@ class Trial {
   void Hold(uint64_t ms) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     while (std::chrono::steady_clock::now() < end) {
-      tally_.max_sender_rss_kb = std::max(tally_.max_sender_rss_kb, VmRssKb(sender_));
+      tally_.max_sender_rss_kb = std::max(tally_.max_sender_rss_kb, RssKiB(sender_));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-  }
-
-  // Standby i: a copy of the stopped primary's repository, in continuous restore over
-  // the archive its logreceiver fills (as test/failover does).
-  void SeedStandby(int i) {
-    Host& p = c_.primary();
-    Host& s = c_.standby(i);
-    const std::string name = kStandbyNames[i];
-    Ok(p, {"stone", "stop", "prod"});
-    Ok(s, {"stone", "create", name});
-    std::filesystem::remove_all(s.Path("data/" + name));
-    std::filesystem::copy(p.Path("data/prod"), s.Path("data/" + name),
-                          std::filesystem::copy_options::recursive);
-    Ok(p, {"stone", "start", "prod"});
-    Ok(s, {"stone", "start", name, "-R"});
-    std::filesystem::create_directories(s.Path("archive"));
-    Ok(s, {"admin", name, "continuous-restore", s.Path("archive")});
   }
 
   // The fault schedule of one iteration: steps of the trial's kind on a random proxy
@@ -342,7 +279,7 @@ class Trial {
       }
       WriteAll(bulk, text);
     }
-    const uint64_t rss_before = VmRssKb(sender_);
+    const uint64_t rss_before = RssKiB(sender_);
     if (rss_start_kb_ == 0) rss_start_kb_ = rss_before;
     const uint64_t bytes_before = DirBytes(tranlogs);
     proxies_[1]->Ctl("oneway c2s");

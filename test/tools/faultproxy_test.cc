@@ -21,6 +21,7 @@
 #include <doctest/doctest.h>
 
 #include "test/test_util.h"
+#include "test/tools/faultproxy_process.h"
 
 namespace tranship::test {
 namespace {
@@ -81,64 +82,14 @@ bool ReadableWithin(int fd, int ms) {
   return poll(&p, 1, ms) == 1;
 }
 
-// A faultproxy child in front of the test's listening socket.
-class Proxy {
+// A faultproxy child in front of the test's listening socket, its files in a temp dir.
+struct ProxyDir {
+  TempDir dir;
+};
+class Proxy : private ProxyDir, public FaultProxyProcess {
  public:
-  explicit Proxy(int target_port, uint64_t seed = 7) {
-    const char* exe = std::getenv("TRANSHIP_FAULTPROXY");
-    REQUIRE_MESSAGE(exe != nullptr, "TRANSHIP_FAULTPROXY must name the faultproxy binary");
-    int probe = ListenLoopback(&port_);
-    close(probe);
-    control_ = dir_ / "ctl";
-    log_ = dir_ / "proxy.log";
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 2);
-      std::string p = std::to_string(port_), t = "127.0.0.1:" + std::to_string(target_port),
-                  s = std::to_string(seed);
-      execl(exe, "faultproxy", "--listen", p.c_str(), "--target", t.c_str(), "--control",
-            control_.c_str(), "--seed", s.c_str(), nullptr);
-      _exit(127);
-    }
-    REQUIRE(WaitFor([&] { return ReadAll(log_).find("listening on") != std::string::npos; }));
-  }
-  ~Proxy() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  int port() const { return port_; }
-  std::string log() const { return ReadAll(log_); }
-
-  // One control command; its reply line.
-  std::string Ctl(const std::string& line) {
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un u{};
-    u.sun_family = AF_UNIX;
-    std::snprintf(u.sun_path, sizeof(u.sun_path), "%s", control_.c_str());
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&u), sizeof(u)) == 0);
-    std::string msg = line + "\n";
-    WriteFully(fd, msg);
-    std::string reply;
-    char c;
-    while (read(fd, &c, 1) == 1 && c != '\n') reply += c;
-    close(fd);
-    return reply;
-  }
-  // The number after `name` in the status line.
-  uint64_t Counter(const std::string& name) {
-    std::string s = Ctl("status");
-    size_t at = s.find(" " + name + " ");
-    REQUIRE(at != std::string::npos);
-    return std::strtoull(s.c_str() + at + name.size() + 2, nullptr, 10);
-  }
-
- private:
-  TempDir dir_;
-  std::string control_, log_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  explicit Proxy(int target_port, uint64_t seed = 7)
+      : FaultProxyProcess(target_port, dir / "ctl", dir / "proxy.log", seed) {}
 };
 
 // A client connected through the proxy and the server end the proxy connected to.
