@@ -37,6 +37,15 @@ class TempDir {
   std::string path_;
 };
 
+// Memory bounds that tests assert hold for normal builds. Under a sanitizer they are
+// scaled by this: ASan keeps freed blocks in its quarantine (256 MiB by default) and its
+// shadow memory counts in RSS, so the same program is several times larger there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr long kRssBoundScale = 8;
+#else
+inline constexpr long kRssBoundScale = 1;
+#endif
+
 inline std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
