@@ -654,8 +654,8 @@ class EngineImpl final : public Engine {
     std::string payload = tranlog::EncodeLineageStart(ls);
     (*w)->Add(tranlog::RecordType::kLineageStart, 0, NowMicros(), AsBytes(payload));
     TRANSHIP_RETURN_IF_ERROR((*w)->Flush());
-    // Done: the durable lineage-start record is the commit-restore. A crash before the
-    // extent below is written is completed by recovery from this record.
+    // Done: the durable lineage-start record is the commit-restore (recovery finds it
+    // after the restoring extent).
     writer_ = std::move(*w);
     restoring_ = false;
     suspended_ = false;
@@ -663,9 +663,10 @@ class EngineImpl final : public Engine {
       std::unique_lock l(state_mu_);
       restore_.failover_tid = 0;
     }
-    // No checkpoint now: copying a large state would hold up the first commits, and
-    // until the next checkpoint recovery finds the restoring extent continued by this
-    // file and replays it as a primary.
+    // No checkpoint now, and the periodic one a whole interval from now: copying a large
+    // state would hold up the first commits after a failover. Until then recovery finds
+    // the restoring extent continued by this file and replays it as a primary.
+    last_checkpoint_us_ = NowMicros();
     SyncAppliedTid();
     PublishEnd();
     writer_->Preallocate();

@@ -11,7 +11,10 @@
 //    the newest one ends with a log switch or its header never made it to disk).
 //
 // Restore mode: an extent with kExtentFlagRestoring is loaded and nothing is replayed
-// (its replay-from is the restored position in the archive numbering); a primary opened
+// (its replay-from is the restored position in the archive numbering) — unless the
+// stone's own tranlogs hold a file that begins with a lineage-start record naming that
+// position: then commit-restore happened since (it writes no checkpoint), and the files
+// from that one on are replayed as a primary's. A primary opened
 // with restore_mode (startstone -R) replays its own tranlogs and is then in restore mode
 // at its own durable end. Neither gets a Writer.
 
