@@ -60,6 +60,10 @@ void TcpConn::MaybeFinishFlush() {
 
 void TcpConn::Linger() {
   state_ = State::kLingering;
+  // Everything TLS had to say (an alert, close_notify) is on the wire: the session and
+  // its buffers are not needed while the peer's FIN is awaited, and a flood of refused
+  // handshakes must not keep them for the linger time.
+  session_.reset();
   StartTimer(kLingerMs);
   shutdown_req_.data = this;
   int r = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_),
