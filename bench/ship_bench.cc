@@ -2,13 +2,13 @@
 // without TLS, to 1 and 5 receivers, and how fast a receiver far behind catches up.
 //
 //   build/bench/ship_bench [--mb N] [--catchup-mb N] [--dir DIR] [--tranship PATH]
-//                          [--certs DIR] [--json FILE]
+//                          [--certs DIR] [--json FILE] [--keep]
 //
 // It writes a tranlog history of N MB (commit records of 3 puts each, ~190 bytes, like
 // the workload tool's) with the tranlog writer, then for each configuration starts a
 // real logsender (no stone running: it serves what is durable on disk) and K real
 // logreceivers with empty archives over loopback, and times until every archive is
-// complete. The sender's CPU time comes from /proc. The compression ratio is that of
+// complete. The sender's and receivers' CPU times come from /proc. The compression ratio is that of
 // zstd level 1 on the same 1 MiB frames the sender builds.
 
 #include <signal.h>
@@ -41,6 +41,7 @@ struct Options {
   std::string tranship;
   std::string certs;
   std::string json;
+  bool keep = false;  // leave the histories in --dir (for profiling with perf)
 };
 
 // Writes about `mb` MB of tranlogs (100 MB files) into `dir`; returns the record count.
@@ -132,7 +133,28 @@ struct RunFigures {
   double records_per_s = 0;
   double sender_cpu_s = 0;
   double sender_cpu_s_per_gb = 0;
+  double receiver_cpu_s_per_gb = 0;  // per receiver
+  uint64_t frames_built = 0;  // by the sender (zstd runs): fewer than sent when shared
+  uint64_t frames_sent = 0;
 };
+
+// "frames_built" and "cache_hits" from the logsender's status file (written each second).
+std::pair<uint64_t, uint64_t> FrameCounts(const std::string& run_dir) {
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(run_dir, ec)) {
+    std::ifstream f(e.path());
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto num = [&](const std::string& key) -> uint64_t {
+      size_t p = s.find("\"" + key + "\":");
+      return p == std::string::npos ? 0 : std::stoull(s.substr(p + key.size() + 3));
+    };
+    if (s.find("\"frames_built\"") != std::string::npos) {
+      uint64_t built = num("frames_built");
+      return {built, built + num("cache_hits")};
+    }
+  }
+  return {0, 0};
+}
 
 RunFigures RunOne(const Options& o, const std::string& name, const std::string& history,
               uint64_t records, int receivers, bool tls, int port) {
@@ -184,6 +206,10 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
   }
   double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
   double cpu = CpuSeconds(sender) - cpu0;
+  double rcpu = 0;
+  for (pid_t p : rs) rcpu += CpuSeconds(p);
+  usleep(1100 * 1000);  // the status file is rewritten every second
+  auto [built, sent] = FrameCounts(base + "/primary/run");
   for (pid_t p : rs) kill(p, SIGTERM);
   kill(sender, SIGTERM);
   for (pid_t p : rs) waitpid(p, nullptr, 0);
@@ -198,6 +224,9 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
   r.records_per_s = static_cast<double>(records) / secs;
   r.sender_cpu_s = cpu;
   r.sender_cpu_s_per_gb = cpu / (static_cast<double>(total) / (1 << 30));
+  r.frames_built = built;
+  r.frames_sent = sent;
+  r.receiver_cpu_s_per_gb = rcpu / receivers / (static_cast<double>(total) / (1 << 30));
   return r;
 }
 
@@ -237,10 +266,11 @@ int main(int argc, char** argv) {
     else if (a == "--tranship") o.tranship = next();
     else if (a == "--certs") o.certs = next();
     else if (a == "--json") o.json = next();
+    else if (a == "--keep") o.keep = true;
     else {
       std::fprintf(stderr,
                    "usage: ship_bench [--mb N] [--catchup-mb N] [--dir DIR] [--tranship PATH] "
-                   "[--certs DIR] [--json FILE]\n");
+                   "[--certs DIR] [--json FILE] [--keep]\n");
       return 2;
     }
   }
@@ -278,17 +308,20 @@ int main(int argc, char** argv) {
   std::printf("writing %llu MB of tranlog for catch-up...\n",
               static_cast<unsigned long long>(o.catchup_mb));
   std::string big = o.dir + "/history-big";
-  fs::remove_all(small);
+  if (!o.keep) fs::remove_all(small);
   uint64_t big_records = MakeHistory(big, o.catchup_mb);
   results.push_back(RunOne(o, "catchup-tls", big, big_records, 1, true, port++));
-  fs::remove_all(big);
+  if (!o.keep) fs::remove_all(big);
 
-  std::printf("\n%-12s %9s %5s %9s %12s %14s %14s\n", "run", "receivers", "tls", "MB/s",
-              "records/s", "sender CPU s", "CPU s per GB");
+  std::printf("\n%-12s %9s %5s %9s %12s %14s %14s %16s %15s\n", "run", "receivers", "tls",
+              "MB/s", "records/s", "sender CPU s", "CPU s per GB", "receiver s/GB",
+              "frames built/sent");
   for (const RunFigures& r : results) {
-    std::printf("%-12s %9d %5s %9.0f %12.0f %14.2f %14.2f\n", r.name.c_str(), r.receivers,
-                r.tls ? "yes" : "no", r.mb_per_s, r.records_per_s, r.sender_cpu_s,
-                r.sender_cpu_s_per_gb);
+    std::printf("%-12s %9d %5s %9.0f %12.0f %14.2f %14.2f %16.2f %9llu/%llu\n", r.name.c_str(),
+                r.receivers, r.tls ? "yes" : "no", r.mb_per_s, r.records_per_s, r.sender_cpu_s,
+                r.sender_cpu_s_per_gb, r.receiver_cpu_s_per_gb,
+                static_cast<unsigned long long>(r.frames_built),
+                static_cast<unsigned long long>(r.frames_sent));
   }
   std::printf("zstd level 1 compression ratio on 1 MiB frames: %.2f\n", ratio);
   std::string json = "{\"compression_ratio\": " + fmt::format("{:.2f}", ratio) + ", \"runs\": [\n";
@@ -296,13 +329,14 @@ int main(int argc, char** argv) {
     const RunFigures& r = results[i];
     json += fmt::format(
         "  {{\"run\": \"{}\", \"receivers\": {}, \"tls\": {}, \"mb_per_s\": {:.1f}, "
-        "\"records_per_s\": {:.0f}, \"sender_cpu_s\": {:.2f}, \"sender_cpu_s_per_gb\": {:.2f}}}{}\n",
+        "\"records_per_s\": {:.0f}, \"sender_cpu_s\": {:.2f}, \"sender_cpu_s_per_gb\": {:.2f}, "
+        "\"receiver_cpu_s_per_gb\": {:.2f}}}{}\n",
         r.name, r.receivers, r.tls, r.mb_per_s, r.records_per_s, r.sender_cpu_s,
-        r.sender_cpu_s_per_gb, i + 1 < results.size() ? "," : "");
+        r.sender_cpu_s_per_gb, r.receiver_cpu_s_per_gb, i + 1 < results.size() ? "," : "");
   }
   json += "]}\n";
   std::printf("%s", json.c_str());
   if (!o.json.empty()) std::ofstream(o.json) << json;
-  fs::remove_all(o.dir);
+  if (!o.keep) fs::remove_all(o.dir);
   return 0;
 }

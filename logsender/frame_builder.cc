@@ -25,15 +25,16 @@ Status OpenSource(Env* env, const std::string& path, uint64_t file_id, FileSourc
 
 // File bytes [start, start + buf->size()) are in *buf; makes [start, want_end) so.
 Status ReadUpTo(RandomAccessFile* file, const std::string& path, uint64_t start, uint64_t want_end,
-                std::string* buf) {
+                RawBuffer* buf) {
   uint64_t have_end = start + buf->size();
   if (want_end <= have_end) return Status::OK();
   size_t old = buf->size();
-  buf->resize(want_end - start);
+  buf->Resize(want_end - start);
   Result<size_t> got =
       file->Read(have_end, want_end - have_end, reinterpret_cast<uint8_t*>(buf->data() + old));
   if (!got.ok()) return got.status();
   if (*got != want_end - have_end) {
+    buf->Resize(old + *got);
     return Status::IOError(fmt::format("{}: short read at offset {} ({} of {} bytes)", path,
                                        have_end, *got, want_end - have_end));
   }
@@ -46,11 +47,11 @@ bool AllZero(std::string_view s) {
 
 }  // namespace
 
-Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
-                                             const Boundary& from, const DurableEnd& end,
-                                             uint32_t target_raw, wire::Compressor* compressor,
-                                             FileSource* source, uint64_t stop_at) {
-  using Nothing = std::optional<BuiltFrame>;
+Result<std::optional<CutFrame>> CutFrameAt(Env* env, const std::string& path,
+                                           const Boundary& from, const DurableEnd& end,
+                                           uint32_t target_raw, FileSource* source,
+                                           uint64_t stop_at) {
+  using Nothing = std::optional<CutFrame>;
   const uint64_t file_id = from.pos.file_id;
   if (!(from.pos < end.pos)) return Nothing();
   TRANSHIP_RETURN_IF_ERROR(OpenSource(env, path, file_id, source));
@@ -75,7 +76,7 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
     }
     return Nothing();
   }
-  std::string buf;
+  RawBuffer buf;
   TRANSHIP_RETURN_IF_ERROR(ReadUpTo(
       file, path, start, std::min<uint64_t>(limit, start + target_raw + kReadSlack), &buf));
   uint64_t pos = start;
@@ -84,7 +85,8 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
   if (start == 0) {
     if (limit < tranlog::kFileHeaderSize) return Nothing();
     tranlog::FileHeader h;
-    Status s = tranlog::DecodeFileHeader(AsBytes(buf).subspan(0, tranlog::kFileHeaderSize), &h);
+    Status s = tranlog::DecodeFileHeader(
+        Bytes(reinterpret_cast<const uint8_t*>(buf.data()), tranlog::kFileHeaderSize), &h);
     if (!s.ok()) return Status::Corruption(fmt::format("{} offset 0: {}", path, s.message()));
     // The file must continue the history exactly where the previous one ended: this is
     // where a gap or a foreign file in the tranlog directory shows.
@@ -165,30 +167,51 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
     }
     return Nothing();  // nothing durable after `from` yet: wait
   }
-  buf.resize(pos - start);
+  buf.Resize(pos - start);
 
+  CutFrame c;
+  c.header.file_id = file_id;
+  c.header.offset = start;
+  c.header.raw_length = static_cast<uint32_t>(buf.size());
+  c.raw = std::move(buf);
+  c.end = Position{file_id, pos};
+  c.last_tid = last_tid;
+  c.last_commit_us = last_ts;
+  if (switch_to) {
+    c.next = Boundary{{*switch_to, 0}, next_tid, chain, last_ts};
+  } else {
+    c.next = Boundary{{file_id, pos}, next_tid, chain, last_ts};
+  }
+  return std::optional<CutFrame>(std::move(c));
+}
+
+BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor) {
   BuiltFrame f;
-  f.header.file_id = file_id;
-  f.header.offset = start;
-  f.header.raw_length = static_cast<uint32_t>(buf.size());
-  std::string compressed;
-  Status cs = compressor->Compress(buf, &compressed);
+  f.header = cut.header;
+  Result<std::string_view> z = compressor->CompressView(cut.raw.view());
   // Incompressible content goes as it is: the receiver's work and the bytes on the
   // wire are both smaller that way.
-  bool use_zstd = cs.ok() && compressed.size() < buf.size();
+  bool use_zstd = z.ok() && z->size() < cut.raw.size();
   f.header.flags = use_zstd ? wire::kDataZstd : 0;
   std::string frame;
-  wire::EncodeData(&frame, f.header, use_zstd ? std::string_view(compressed) : buf);
+  wire::EncodeData(&frame, f.header, use_zstd ? *z : cut.raw.view());
   f.bytes = std::make_shared<const std::string>(std::move(frame));
-  f.end = Position{file_id, pos};
-  f.last_tid = last_tid;
-  f.last_commit_us = last_ts;
-  if (switch_to) {
-    f.next = Boundary{{*switch_to, 0}, next_tid, chain, last_ts};
-  } else {
-    f.next = Boundary{{file_id, pos}, next_tid, chain, last_ts};
-  }
-  return std::optional<BuiltFrame>(std::move(f));
+  f.end = cut.end;
+  f.next = cut.next;
+  f.last_tid = cut.last_tid;
+  f.last_commit_us = cut.last_commit_us;
+  return f;
+}
+
+Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
+                                             const Boundary& from, const DurableEnd& end,
+                                             uint32_t target_raw, wire::Compressor* compressor,
+                                             FileSource* source, uint64_t stop_at) {
+  Result<std::optional<CutFrame>> cut =
+      CutFrameAt(env, path, from, end, target_raw, source, stop_at);
+  if (!cut.ok()) return cut.status();
+  if (!cut->has_value()) return std::optional<BuiltFrame>();
+  return std::optional<BuiltFrame>(CompressFrame(std::move(**cut), compressor));
 }
 
 }  // namespace tranship::logsender

@@ -8,8 +8,13 @@
 // and a file header that continues the previous file), so damage on the primary is
 // reported here instead of being shipped.
 //
-// Thread-safety: BuildFrame touches only its arguments, so it runs on the libuv thread
-// pool; a FileSource belongs to one build at a time.
+// BuildFrame is two steps that may run on different threads: CutFrame reads and checks
+// the records and fixes where the next frame starts (cheap: the logsender can start the
+// next cut at once), CompressFrame does the zstd work (so several frames of one
+// receiver can be compressed at the same time on the thread pool).
+//
+// Thread-safety: these touch only their arguments, so they run on the libuv thread
+// pool; a FileSource belongs to one cut at a time.
 
 #include <cstdint>
 #include <memory>
@@ -17,6 +22,7 @@
 #include <string>
 
 #include "base/env.h"
+#include "base/raw_buffer.h"
 #include "base/status.h"
 #include "engine/tranlog_format.h"
 #include "logsender/history.h"
@@ -31,13 +37,21 @@ namespace tranship::logsender {
 // windows stay modest.
 inline constexpr uint32_t kTargetFrameRaw = 1u << 20;
 
-// zstd levels. A streaming frame is built once for every receiver near the end and the
-// commit rate bounds the work, so it gets level 1 (ratio ~2.4 on commit records). A
-// receiver far behind is limited by the CPU of both ends instead: level -3 compresses
-// ~1.5x and decompresses ~1.7x faster, at a ratio of ~1.7 (bench/ship_bench) — unless
-// other receivers follow close behind and send the frame too (LogSender decides).
-inline constexpr int kStreamingZstdLevel = 1;
-inline constexpr int kCatchUpZstdLevel = -3;
+// zstd level of every frame: level 1 (ratio ~2.4 on commit records). One level for all
+// frames keeps "compress once, send to many" true for receivers catching up together;
+// a faster negative level (-3: ratio ~1.7) made a lone catch-up cheaper for the sender
+// but sent ~40% more bytes to encrypt and write per receiver, and more over a WAN.
+inline constexpr int kZstdLevel = 1;
+
+// A frame's records, read and checked, before compression.
+struct CutFrame {
+  wire::DataHeader header;      // flags not set yet
+  RawBuffer raw;                // the records (header.raw_length bytes)
+  Position end;
+  Boundary next;
+  uint64_t last_tid = 0;
+  uint64_t last_commit_us = 0;
+};
 
 struct BuiltFrame {
   wire::DataHeader header;
@@ -66,5 +80,13 @@ Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
                                              const Boundary& from, const DurableEnd& end,
                                              uint32_t target_raw, wire::Compressor* compressor,
                                              FileSource* source, uint64_t stop_at = 0);
+
+// BuildFrame's first step: the same checks and the same nullopt and errors.
+Result<std::optional<CutFrame>> CutFrameAt(Env* env, const std::string& path,
+                                           const Boundary& from, const DurableEnd& end,
+                                           uint32_t target_raw, FileSource* source,
+                                           uint64_t stop_at = 0);
+// BuildFrame's second step. Content zstd cannot shrink goes uncompressed.
+BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor);
 
 }  // namespace tranship::logsender

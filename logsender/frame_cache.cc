@@ -16,7 +16,7 @@ std::shared_ptr<const BuiltFrame> FrameCache::Find(const Position& start) {
   return *it->second;
 }
 
-void FrameCache::Insert(std::shared_ptr<const BuiltFrame> frame) {
+void FrameCache::Insert(std::shared_ptr<const BuiltFrame> frame, const Position& needed_from) {
   Position start = StartOf(*frame);
   auto old = index_.find(start);
   if (old != index_.end()) {
@@ -30,9 +30,16 @@ void FrameCache::Insert(std::shared_ptr<const BuiltFrame> frame) {
   lru_.push_back(std::move(frame));
   index_[start] = std::prev(lru_.end());
   while (bytes_ > max_bytes_ && lru_.size() > 1) {
-    bytes_ -= Cost(*lru_.front());
-    index_.erase(StartOf(*lru_.front()));
-    lru_.pop_front();
+    // A frame before every receiver is needed by none of them; after those, the least
+    // recently used. (LRU alone would evict the frames a receiver behind the others
+    // still needs: the one ahead sent them long ago.)
+    Lru::iterator victim = lru_.begin();
+    if (index_.begin()->first < needed_from && index_.begin()->second != std::prev(lru_.end())) {
+      victim = index_.begin()->second;
+    }
+    bytes_ -= Cost(**victim);
+    index_.erase(StartOf(**victim));
+    lru_.erase(victim);
   }
 }
 

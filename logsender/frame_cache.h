@@ -6,7 +6,8 @@
 // Entries are immutable and stay valid: a frame holds only durable records, which never
 // change. The cache is bounded by the memory of its entries — a frame's bytes plus what
 // the entry itself costs (kEntryOverhead: while streaming, a frame of a few records is
-// as small as that) — and evicts the least recently used; a frame still being sent
+// as small as that) — and evicts frames no receiver needs any more first, then the
+// least recently used; a frame still being sent
 // stays alive through its transports' references.
 //
 // REQUIRES: loop thread only.
@@ -26,7 +27,9 @@ class FrameCache {
   explicit FrameCache(size_t max_bytes) : max_bytes_(max_bytes) {}
 
   std::shared_ptr<const BuiltFrame> Find(const Position& start);
-  void Insert(std::shared_ptr<const BuiltFrame> frame);
+  // Evicts, while over budget, first the frames that start before `needed_from` (the
+  // cursor of the receiver furthest behind), then the least recently used.
+  void Insert(std::shared_ptr<const BuiltFrame> frame, const Position& needed_from = {});
   void Clear();
 
   // The frame, its shared_ptr control block, the list and index nodes and the

@@ -18,19 +18,24 @@ constexpr uint64_t kMsNs = 1000000;
 constexpr size_t kMaxStartupSessions = 64;
 }  // namespace
 
+// One step of building a frame on the thread pool: the cut (read and check the records,
+// which fixes where the next frame starts), then the compression.
 struct LogSender::BuildJob {
   uv_work_t req;
   LogSender* sender = nullptr;
-  uint64_t session_id = 0;
+  uint64_t session_id = 0;  // the receiver whose cursor (or read-ahead) asked for it
   Env* env = nullptr;
   std::string path;
   Boundary from;
   DurableEnd end;
   uint32_t target = 0;
-  int level = kStreamingZstdLevel;
   FileSource source;
   uint64_t stop_at = 0;  // a junction in this file (BuildFrame)
-  Result<std::optional<BuiltFrame>> result = Status::Aborted("not built");
+  // Cut step: its result. Compress step: the cut to compress, then the frame.
+  Result<std::optional<CutFrame>> cut = Status::Aborted("not cut");
+  std::optional<BuiltFrame> built;
+  void (*work)(BuildJob*) = nullptr;       // on a pool thread
+  void (LogSender::*done)(BuildJob*) = nullptr;  // then on the loop thread
 };
 
 LogSender::LogSender(uv_loop_t* loop, LogSenderOptions options)
@@ -320,94 +325,154 @@ void LogSender::StartBuild(ReceiverSession* s) {
                            at.pos.file_id, history_.FileName(at.pos.file_id))});
     return;
   }
+  StartCut(s->id(), at, *path, std::move(*s->source()));
+}
+
+void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::string& path,
+                         FileSource source) {
   auto* job = new BuildJob;
   job->req.data = job;
   job->sender = this;
-  job->session_id = s->id();
+  job->session_id = session_id;
   job->env = env_;
-  job->path = *path;
+  job->path = path;
   job->from = at;
   job->end = end_;
   job->target = opts_.frame_target;
-  job->level = CompressionLevel(s);
   if (const CurrentHistory* cur = Current()) {
     if (std::optional<Junction> j = cur->JunctionInFile(at.pos.file_id, at.pos.offset)) {
       job->stop_at = j->parent_end.offset;
     }
   }
-  job->source = std::move(*s->source());
+  job->source = std::move(source);
   building_.insert(at.pos);
+  builds_of_[session_id]++;
   jobs_in_flight_++;
+  Queue(job,
+        [](BuildJob* j) {
+          j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source, j->stop_at);
+        },
+        &LogSender::FinishCut);
+}
+
+void LogSender::Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*)) {
+  stats_.most_builds_at_once = std::max<uint64_t>(stats_.most_builds_at_once, jobs_in_flight_);
+  job->work = work;
+  job->done = done;
   int rc = uv_queue_work(
       loop_, &job->req,
       [](uv_work_t* req) {
-        // One zstd context per level and pool thread, kept for the life of the process.
-        thread_local wire::Compressor streaming(kStreamingZstdLevel);
-        thread_local wire::Compressor catch_up(kCatchUpZstdLevel);
         auto* j = static_cast<BuildJob*>(req->data);
-        wire::Compressor* c = j->level == kCatchUpZstdLevel ? &catch_up : &streaming;
-        j->result =
-            BuildFrame(j->env, j->path, j->from, j->end, j->target, c, &j->source, j->stop_at);
+        j->work(j);
       },
       [](uv_work_t* req, int) {
         auto* j = static_cast<BuildJob*>(req->data);
-        j->sender->FinishBuild(j);
+        (j->sender->*(j->done))(j);
       });
   if (rc != 0) {
-    // Only fails for bad arguments; build inline rather than stall.
-    wire::Compressor compressor(job->level);
-    job->result = BuildFrame(job->env, job->path, job->from, job->end, job->target, &compressor,
-                             &job->source, job->stop_at);
-    FinishBuild(job);
+    // Only fails for bad arguments; do the work here rather than stall.
+    work(job);
+    (this->*done)(job);
   }
 }
 
-int LogSender::CompressionLevel(ReceiverSession* s) {
-  if (s->state() != ReceiverState::kCatchUp) return kStreamingZstdLevel;
-  // Receivers close behind this one will send the same frame: its bytes are encrypted
-  // and sent once per receiver, so the better ratio of level 1 pays for itself then.
-  const Position at = s->cursor().pos;
-  for (auto& [id, other] : sessions_) {
-    if (other.get() == s || !other->welcomed()) continue;
-    const Position o = other->cursor().pos;
-    if (!(at < o) && history_.Distance(o, at) <= opts_.cache_bytes) return kStreamingZstdLevel;
-  }
-  return kCatchUpZstdLevel;
-}
-
-void LogSender::FinishBuild(BuildJob* job) {
-  std::unique_ptr<BuildJob> owned(job);
+bool LogSender::EndJob(BuildJob* job) {
   jobs_in_flight_--;
-  building_.erase(job->from.pos);
-  auto it = sessions_.find(job->session_id);
-  if (it != sessions_.end()) *it->second->source() = std::move(job->source);
+  auto b = builds_of_.find(job->session_id);
+  if (b != builds_of_.end() && --b->second == 0) builds_of_.erase(b);
   if (stopping_) {
+    building_.erase(job->from.pos);
     MaybeFinishStop();
-    return;
+    return false;
   }
-  if (!job->result.ok()) {
-    const Status& st = job->result.status();
-    TS_LOG_ERROR("cannot ship from {}: {}", job->from.pos.ToString(), st.ToString());
-    std::vector<ReceiverSession*> stuck;
-    for (auto& [id, s] : sessions_) {
-      if (s->welcomed() && s->cursor().pos == job->from.pos) stuck.push_back(s.get());
+  return true;
+}
+
+void LogSender::FinishCut(BuildJob* job) {
+  std::unique_ptr<BuildJob> owned(job);
+  auto it = sessions_.find(job->session_id);
+  ReceiverSession* s = it == sessions_.end() ? nullptr : it->second.get();
+  if (!EndJob(job)) return;
+  if (!job->cut.ok() || !job->cut->has_value()) {
+    building_.erase(job->from.pos);
+    if (s != nullptr) *s->source() = std::move(job->source);
+    if (!job->cut.ok()) {
+      FailBuild(job->from.pos, job->cut.status());
+      return;
     }
-    for (ReceiverSession* s : stuck) {
-      s->Refuse(
-          {wire::RefuseCode::kTranlogGone, fmt::format("the primary cannot ship from {}: {}",
-                                                       job->from.pos.ToString(), st.message())});
-    }
-    return;
-  }
-  if (!job->result->has_value()) {
     nothing_until_[job->from.pos] = job->end.pos;
-  } else {
-    auto frame = std::make_shared<const BuiltFrame>(std::move(**job->result));
-    stats_.frames_built++;
-    history_.Remember(frame->next);
-    cache_.Insert(std::move(frame));
+    SendDataToAll();
+    return;
   }
+  const Boundary next = (*job->cut)->next;
+  history_.Remember(next);
+
+  // Compress it on the pool; the position stays in building_ until the frame is cached.
+  auto* z = new BuildJob;
+  z->req.data = z;
+  z->sender = this;
+  z->session_id = job->session_id;
+  z->from = job->from;
+  z->cut = std::move(job->cut);
+  builds_of_[z->session_id]++;
+  jobs_in_flight_++;
+  Queue(z,
+        [](BuildJob* j) {
+          // One zstd context per pool thread, kept for the life of the process.
+          thread_local wire::Compressor compressor(kZstdLevel);
+          j->built = CompressFrame(std::move(**j->cut), &compressor);
+        },
+        &LogSender::FinishCompress);
+
+  // Read ahead for a receiver catching up: the next cut starts now, so the frames of
+  // one receiver are compressed side by side instead of one after the other.
+  if (s != nullptr && s->state() == ReceiverState::kCatchUp && next.pos < end_.pos &&
+      BuildsOf(s->id()) < kBuildsAhead && !building_.count(next.pos) &&
+      !cache_.Find(next.pos) && !JunctionAhead(next)) {
+    if (std::optional<std::string> path = history_.PathOf(next.pos.file_id)) {
+      StartCut(s->id(), next, *path, std::move(job->source));
+      return;
+    }
+  }
+  if (s != nullptr) *s->source() = std::move(job->source);
+}
+
+void LogSender::FinishCompress(BuildJob* job) {
+  std::unique_ptr<BuildJob> owned(job);
+  if (!EndJob(job)) return;
+  building_.erase(job->from.pos);
+  stats_.frames_built++;
+  std::optional<Position> needed_from;
+  for (auto& [id, s] : sessions_) {
+    if (s->welcomed() && (!needed_from || s->cursor().pos < *needed_from)) {
+      needed_from = s->cursor().pos;
+    }
+  }
+  cache_.Insert(std::make_shared<const BuiltFrame>(std::move(*job->built)),
+                needed_from.value_or(Position{}));
   SendDataToAll();
+}
+
+int LogSender::BuildsOf(uint64_t session_id) const {
+  auto it = builds_of_.find(session_id);
+  return it == builds_of_.end() ? 0 : it->second;
+}
+
+bool LogSender::JunctionAhead(const Boundary& at) {
+  const CurrentHistory* cur = Current();
+  return cur == nullptr || cur->JunctionAt(at).has_value();
+}
+
+void LogSender::FailBuild(const Position& from, const Status& st) {
+  TS_LOG_ERROR("cannot ship from {}: {}", from.ToString(), st.ToString());
+  std::vector<ReceiverSession*> stuck;
+  for (auto& [id, s] : sessions_) {
+    if (s->welcomed() && s->cursor().pos == from) stuck.push_back(s.get());
+  }
+  for (ReceiverSession* s : stuck) {
+    s->Refuse({wire::RefuseCode::kTranlogGone,
+               fmt::format("the primary cannot ship from {}: {}", from.ToString(), st.message())});
+  }
 }
 
 void LogSender::UpdateStreamingState(ReceiverSession* s) {

@@ -91,6 +91,7 @@ struct LogSenderStats {
   uint64_t refused = 0;              // receivers refused after their Hello
   uint64_t dropped = 0;              // sessions dropped (silence, garbage, a flood)
   uint64_t refused_connections = 0;  // connections refused before their handshake ended
+  uint64_t most_builds_at_once = 0;  // build jobs (cut or compress) in flight at one time
 };
 
 class LogSender : public SessionHost {
@@ -127,6 +128,9 @@ class LogSender : public SessionHost {
   static constexpr uint64_t kStreamingBytes = 4u << 20;
   static constexpr uint64_t kCatchUpBytes = 16u << 20;
   static constexpr uint64_t kTickMs = 100;
+  // Build jobs (cut or compress) in flight per receiver: with 4 pool threads, a
+  // receiver catching up alone keeps both cores of a small primary busy compressing.
+  static constexpr int kBuildsAhead = 4;
 
   void Tick();
   void CheckTimeouts(uint64_t now);
@@ -134,10 +138,22 @@ class LogSender : public SessionHost {
   void FollowStone(uint64_t now);
   void SendData(ReceiverSession* s);
   void SendDataToAll();
+  // Frames are built in two pool jobs (logsender/frame_builder.h): StartCut reads and
+  // checks, FinishCut queues the compression and, for a receiver catching up, the next
+  // cut (up to kBuildsAhead jobs per receiver), FinishCompress caches the frame.
   void StartBuild(ReceiverSession* s);
-  // zstd level for the frame at s's cursor: fast for a receiver catching up alone.
-  int CompressionLevel(ReceiverSession* s);
-  void FinishBuild(BuildJob* job);
+  void StartCut(uint64_t session_id, const Boundary& at, const std::string& path,
+                FileSource source);
+  void Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*));
+  // Counts a finished job; false if the logsender is stopping (the job is dropped).
+  bool EndJob(BuildJob* job);
+  void FinishCut(BuildJob* job);
+  void FinishCompress(BuildJob* job);
+  int BuildsOf(uint64_t session_id) const;
+  // The current history leaves its lineage at `at`, or cannot be traced: no read-ahead.
+  bool JunctionAhead(const Boundary& at);
+  // The primary's files cannot be shipped from `from`: the receivers there are refused.
+  void FailBuild(const Position& from, const Status& st);
   void UpdateStreamingState(ReceiverSession* s);
   // The current history (traced again after the lineage changed); nullptr if the
   // primary's files cannot be read (logged once).
@@ -177,6 +193,7 @@ class LogSender : public SessionHost {
   std::set<Position> building_;                           // frames being built
   std::map<Position, Position> nothing_until_;  // from -> the end at which nothing followed
   size_t jobs_in_flight_ = 0;
+  std::map<uint64_t, int> builds_of_;  // session id -> its build jobs in flight
   uint64_t next_disk_scan_ns_ = 0;
   uint64_t next_status_ns_ = 0;
   std::string last_disk_error_;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <zstd.h>
 
+#include <memory>
+
 #include "wire/protocol.h"
 
 namespace tranship::wire {
@@ -10,6 +12,8 @@ namespace tranship::wire {
 struct Compressor::Impl {
   ZSTD_CCtx* cctx = nullptr;
   int level = 1;
+  std::unique_ptr<char[]> out;  // not zero-filled: zstd writes what is read back
+  size_t out_capacity = 0;
   ~Impl() { ZSTD_freeCCtx(cctx); }
 };
 
@@ -20,18 +24,30 @@ Compressor::Compressor(int level) : impl_(std::make_unique<Impl>()) {
 
 Compressor::~Compressor() = default;
 
-Status Compressor::Compress(std::string_view raw, std::string* out) {
+Result<std::string_view> Compressor::CompressView(std::string_view raw) {
   if (impl_->cctx == nullptr) return Status::IOError("zstd: cannot create a compression context");
-  out->resize(ZSTD_compressBound(raw.size()));
+  size_t bound = ZSTD_compressBound(raw.size());
+  if (bound > impl_->out_capacity) {
+    impl_->out = std::make_unique_for_overwrite<char[]>(bound);
+    impl_->out_capacity = bound;
+  }
   // ZSTD_compressCCtx writes the content size into the frame header, which the
   // receiver's Decompress checks against the Data frame's raw_length.
-  size_t n = ZSTD_compressCCtx(impl_->cctx, out->data(), out->size(), raw.data(), raw.size(),
+  size_t n = ZSTD_compressCCtx(impl_->cctx, impl_->out.get(), bound, raw.data(), raw.size(),
                                impl_->level);
   if (ZSTD_isError(n)) {
-    out->clear();
     return Status::IOError(fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
   }
-  out->resize(n);
+  return std::string_view(impl_->out.get(), n);
+}
+
+Status Compressor::Compress(std::string_view raw, std::string* out) {
+  Result<std::string_view> z = CompressView(raw);
+  if (!z.ok()) {
+    out->clear();
+    return z.status();
+  }
+  out->assign(*z);
   return Status::OK();
 }
 

@@ -17,6 +17,9 @@ class Compressor {
   ~Compressor();
   // Replaces *out with the compressed form of `raw`.
   Status Compress(std::string_view raw, std::string* out);
+  // The compressed form of `raw` in this compressor's own buffer, valid until the next
+  // call (saves a copy and the zero fill of a fresh buffer).
+  Result<std::string_view> CompressView(std::string_view raw);
 
  private:
   struct Impl;
