@@ -20,6 +20,14 @@ constexpr size_t kMaxStartupSessions = 64;
 
 // One step of building a frame on the thread pool: the cut (read and check the records,
 // which fixes where the next frame starts), then the compression.
+namespace {
+// One zstd context per pool thread, kept for the life of the process.
+wire::Compressor& PoolCompressor() {
+  thread_local wire::Compressor compressor(kZstdLevel);
+  return compressor;
+}
+}  // namespace
+
 struct LogSender::BuildJob {
   uv_work_t req;
   LogSender* sender = nullptr;
@@ -348,6 +356,20 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
   building_.insert(at.pos);
   builds_of_[session_id]++;
   jobs_in_flight_++;
+  auto it = sessions_.find(session_id);
+  if (it != sessions_.end() && it->second->state() != ReceiverState::kCatchUp) {
+    // Near the end a frame is small and awaited: one job, one hop to the pool and back.
+    Queue(job,
+          [](BuildJob* j) {
+            j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source,
+                                j->stop_at);
+            if (j->cut.ok() && j->cut->has_value()) {
+              j->built = CompressFrame(std::move(**j->cut), &PoolCompressor());
+            }
+          },
+          &LogSender::FinishCut);
+    return;
+  }
   Queue(job,
         [](BuildJob* j) {
           j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source, j->stop_at);
@@ -393,6 +415,12 @@ void LogSender::FinishCut(BuildJob* job) {
   auto it = sessions_.find(job->session_id);
   ReceiverSession* s = it == sessions_.end() ? nullptr : it->second.get();
   if (!EndJob(job)) return;
+  if (job->built) {  // cut and compressed in one job
+    if (s != nullptr) *s->source() = std::move(job->source);
+    history_.Remember(job->built->next);
+    FinishCompress(owned.release(), /*counted=*/true);
+    return;
+  }
   if (!job->cut.ok() || !job->cut->has_value()) {
     building_.erase(job->from.pos);
     if (s != nullptr) *s->source() = std::move(job->source);
@@ -417,11 +445,7 @@ void LogSender::FinishCut(BuildJob* job) {
   builds_of_[z->session_id]++;
   jobs_in_flight_++;
   Queue(z,
-        [](BuildJob* j) {
-          // One zstd context per pool thread, kept for the life of the process.
-          thread_local wire::Compressor compressor(kZstdLevel);
-          j->built = CompressFrame(std::move(**j->cut), &compressor);
-        },
+        [](BuildJob* j) { j->built = CompressFrame(std::move(**j->cut), &PoolCompressor()); },
         &LogSender::FinishCompress);
 
   // Read ahead for a receiver catching up: the next cut starts now, so the frames of
@@ -437,9 +461,11 @@ void LogSender::FinishCut(BuildJob* job) {
   if (s != nullptr) *s->source() = std::move(job->source);
 }
 
-void LogSender::FinishCompress(BuildJob* job) {
+void LogSender::FinishCompress(BuildJob* job) { FinishCompress(job, false); }
+
+void LogSender::FinishCompress(BuildJob* job, bool counted) {
   std::unique_ptr<BuildJob> owned(job);
-  if (!EndJob(job)) return;
+  if (!counted && !EndJob(job)) return;
   building_.erase(job->from.pos);
   stats_.frames_built++;
   std::optional<Position> needed_from;

@@ -138,9 +138,10 @@ class LogSender : public SessionHost {
   void FollowStone(uint64_t now);
   void SendData(ReceiverSession* s);
   void SendDataToAll();
-  // Frames are built in two pool jobs (logsender/frame_builder.h): StartCut reads and
-  // checks, FinishCut queues the compression and, for a receiver catching up, the next
-  // cut (up to kBuildsAhead jobs per receiver), FinishCompress caches the frame.
+  // For a receiver catching up, frames are built in two pool jobs
+  // (logsender/frame_builder.h): StartCut reads and checks, FinishCut queues the
+  // compression and the next cut (up to kBuildsAhead jobs per receiver), FinishCompress
+  // caches the frame. Near the end, one job does both steps.
   void StartBuild(ReceiverSession* s);
   void StartCut(uint64_t session_id, const Boundary& at, const std::string& path,
                 FileSource source);
@@ -149,6 +150,7 @@ class LogSender : public SessionHost {
   bool EndJob(BuildJob* job);
   void FinishCut(BuildJob* job);
   void FinishCompress(BuildJob* job);
+  void FinishCompress(BuildJob* job, bool counted);  // counted: EndJob already ran
   int BuildsOf(uint64_t session_id) const;
   // The current history leaves its lineage at `at`, or cannot be traced: no read-ahead.
   bool JunctionAhead(const Boundary& at);
