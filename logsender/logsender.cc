@@ -378,7 +378,6 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
 }
 
 void LogSender::Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*)) {
-  stats_.most_builds_at_once = std::max<uint64_t>(stats_.most_builds_at_once, jobs_in_flight_);
   job->work = work;
   job->done = done;
   int rc = uv_queue_work(
@@ -454,6 +453,7 @@ void LogSender::FinishCut(BuildJob* job) {
       BuildsOf(s->id()) < kBuildsAhead && !building_.count(next.pos) &&
       !cache_.Find(next.pos) && !JunctionAhead(next)) {
     if (std::optional<std::string> path = history_.PathOf(next.pos.file_id)) {
+      stats_.frames_read_ahead++;
       StartCut(s->id(), next, *path, std::move(job->source));
       return;
     }

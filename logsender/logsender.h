@@ -91,7 +91,7 @@ struct LogSenderStats {
   uint64_t refused = 0;              // receivers refused after their Hello
   uint64_t dropped = 0;              // sessions dropped (silence, garbage, a flood)
   uint64_t refused_connections = 0;  // connections refused before their handshake ended
-  uint64_t most_builds_at_once = 0;  // build jobs (cut or compress) in flight at one time
+  uint64_t frames_read_ahead = 0;    // cuts started before a receiver's cursor got there
 };
 
 class LogSender : public SessionHost {
