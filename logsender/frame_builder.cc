@@ -203,15 +203,4 @@ BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor) {
   return f;
 }
 
-Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
-                                             const Boundary& from, const DurableEnd& end,
-                                             uint32_t target_raw, wire::Compressor* compressor,
-                                             FileSource* source, uint64_t stop_at) {
-  Result<std::optional<CutFrame>> cut =
-      CutFrameAt(env, path, from, end, target_raw, source, stop_at);
-  if (!cut.ok()) return cut.status();
-  if (!cut->has_value()) return std::optional<BuiltFrame>();
-  return std::optional<BuiltFrame>(CompressFrame(std::move(**cut), compressor));
-}
-
 }  // namespace tranship::logsender

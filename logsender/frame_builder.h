@@ -8,10 +8,10 @@
 // and a file header that continues the previous file), so damage on the primary is
 // reported here instead of being shipped.
 //
-// BuildFrame is two steps that may run on different threads: CutFrame reads and checks
-// the records and fixes where the next frame starts (cheap: the logsender can start the
-// next cut at once), CompressFrame does the zstd work (so several frames of one
-// receiver can be compressed at the same time on the thread pool).
+// Two steps that may run on different threads: CutFrameAt reads and checks the records
+// and fixes where the next frame starts (cheap: the logsender can start the next cut at
+// once), CompressFrame does the zstd work (so several frames of one receiver can be
+// compressed at the same time on the thread pool).
 //
 // Thread-safety: these touch only their arguments, so they run on the libuv thread
 // pool; a FileSource belongs to one cut at a time.
@@ -70,23 +70,17 @@ struct FileSource {
   std::unique_ptr<RandomAccessFile> file;
 };
 
-// The frame that starts at `from` (a boundary the caller knows), read from `path`, the
-// file `from.pos.file_id`. nullopt: nothing durable follows `from` yet. Corruption:
-// the primary's file is damaged there (the message names file and offset).
+// The records of the frame that starts at `from` (a boundary the caller knows), read
+// from `path`, the file `from.pos.file_id`. nullopt: nothing durable follows `from` yet.
+// Corruption: the primary's file is damaged there (the message names file and offset).
 // `stop_at` (0: none) is an offset of that file where the current history leaves the
 // file's lineage (a junction, logsender/lineages.h): what follows it there belongs to an
 // abandoned branch, so the frame ends there, even after the file header alone.
-Result<std::optional<BuiltFrame>> BuildFrame(Env* env, const std::string& path,
-                                             const Boundary& from, const DurableEnd& end,
-                                             uint32_t target_raw, wire::Compressor* compressor,
-                                             FileSource* source, uint64_t stop_at = 0);
-
-// BuildFrame's first step: the same checks and the same nullopt and errors.
 Result<std::optional<CutFrame>> CutFrameAt(Env* env, const std::string& path,
                                            const Boundary& from, const DurableEnd& end,
                                            uint32_t target_raw, FileSource* source,
                                            uint64_t stop_at = 0);
-// BuildFrame's second step. Content zstd cannot shrink goes uncompressed.
+// The frame of a cut. Content zstd cannot shrink goes uncompressed.
 BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor);
 
 }  // namespace tranship::logsender

@@ -18,8 +18,6 @@ constexpr uint64_t kMsNs = 1000000;
 constexpr size_t kMaxStartupSessions = 64;
 }  // namespace
 
-// One step of building a frame on the thread pool: the cut (read and check the records,
-// which fixes where the next frame starts), then the compression.
 namespace {
 // One zstd context per pool thread, kept for the life of the process.
 wire::Compressor& PoolCompressor() {
@@ -28,6 +26,9 @@ wire::Compressor& PoolCompressor() {
 }
 }  // namespace
 
+// One step of building a frame on the thread pool: the cut (read and check the records,
+// which fixes where the next frame starts; near the end the compression too), or the
+// compression of a cut.
 struct LogSender::BuildJob {
   uv_work_t req;
   LogSender* sender = nullptr;
@@ -38,7 +39,8 @@ struct LogSender::BuildJob {
   DurableEnd end;
   uint32_t target = 0;
   FileSource source;
-  uint64_t stop_at = 0;  // a junction in this file (BuildFrame)
+  uint64_t stop_at = 0;  // a junction in this file (CutFrameAt)
+  bool compress_too = false;  // the cut step compresses what it cut in the same job
   // Cut step: its result. Compress step: the cut to compress, then the frame.
   Result<std::optional<CutFrame>> cut = Status::Aborted("not cut");
   std::optional<BuiltFrame> built;
@@ -354,30 +356,22 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
   }
   job->source = std::move(source);
   building_.insert(at.pos);
-  builds_of_[session_id]++;
-  jobs_in_flight_++;
+  // Near the end a frame is small and awaited: one job, one hop to the pool and back.
   auto it = sessions_.find(session_id);
-  if (it != sessions_.end() && it->second->state() != ReceiverState::kCatchUp) {
-    // Near the end a frame is small and awaited: one job, one hop to the pool and back.
-    Queue(job,
-          [](BuildJob* j) {
-            j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source,
-                                j->stop_at);
-            if (j->cut.ok() && j->cut->has_value()) {
-              j->built = CompressFrame(std::move(**j->cut), &PoolCompressor());
-            }
-          },
-          &LogSender::FinishCut);
-    return;
-  }
+  job->compress_too = it != sessions_.end() && it->second->state() != ReceiverState::kCatchUp;
   Queue(job,
         [](BuildJob* j) {
           j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source, j->stop_at);
+          if (j->compress_too && j->cut.ok() && j->cut->has_value()) {
+            j->built = CompressFrame(std::move(**j->cut), &PoolCompressor());
+          }
         },
         &LogSender::FinishCut);
 }
 
 void LogSender::Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*)) {
+  jobs_in_flight_++;  // EndJob counts it off
+  builds_of_[job->session_id]++;
   job->work = work;
   job->done = done;
   int rc = uv_queue_work(
@@ -417,7 +411,7 @@ void LogSender::FinishCut(BuildJob* job) {
   if (job->built) {  // cut and compressed in one job
     if (s != nullptr) *s->source() = std::move(job->source);
     history_.Remember(job->built->next);
-    FinishCompress(owned.release(), /*counted=*/true);
+    CacheFrame(job);
     return;
   }
   if (!job->cut.ok() || !job->cut->has_value()) {
@@ -441,8 +435,6 @@ void LogSender::FinishCut(BuildJob* job) {
   z->session_id = job->session_id;
   z->from = job->from;
   z->cut = std::move(job->cut);
-  builds_of_[z->session_id]++;
-  jobs_in_flight_++;
   Queue(z,
         [](BuildJob* j) { j->built = CompressFrame(std::move(**j->cut), &PoolCompressor()); },
         &LogSender::FinishCompress);
@@ -461,11 +453,12 @@ void LogSender::FinishCut(BuildJob* job) {
   if (s != nullptr) *s->source() = std::move(job->source);
 }
 
-void LogSender::FinishCompress(BuildJob* job) { FinishCompress(job, false); }
-
-void LogSender::FinishCompress(BuildJob* job, bool counted) {
+void LogSender::FinishCompress(BuildJob* job) {
   std::unique_ptr<BuildJob> owned(job);
-  if (!counted && !EndJob(job)) return;
+  if (EndJob(job)) CacheFrame(job);
+}
+
+void LogSender::CacheFrame(BuildJob* job) {
   building_.erase(job->from.pos);
   stats_.frames_built++;
   std::optional<Position> needed_from;
@@ -490,11 +483,16 @@ bool LogSender::JunctionAhead(const Boundary& at) {
 }
 
 void LogSender::FailBuild(const Position& from, const Status& st) {
-  TS_LOG_ERROR("cannot ship from {}: {}", from.ToString(), st.ToString());
   std::vector<ReceiverSession*> stuck;
   for (auto& [id, s] : sessions_) {
     if (s->welcomed() && s->cursor().pos == from) stuck.push_back(s.get());
   }
+  if (stuck.empty()) {
+    // A read-ahead: the cut runs again (and is reported) when a receiver gets there.
+    TS_LOG_DEBUG("reading ahead at {} failed: {}", from.ToString(), st.ToString());
+    return;
+  }
+  TS_LOG_ERROR("cannot ship from {}: {}", from.ToString(), st.ToString());
   for (ReceiverSession* s : stuck) {
     s->Refuse({wire::RefuseCode::kTranlogGone,
                fmt::format("the primary cannot ship from {}: {}", from.ToString(), st.message())});

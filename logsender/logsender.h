@@ -145,16 +145,19 @@ class LogSender : public SessionHost {
   void StartBuild(ReceiverSession* s);
   void StartCut(uint64_t session_id, const Boundary& at, const std::string& path,
                 FileSource source);
+  // Runs `work` on the pool, then `done` on the loop; counts the job in flight.
   void Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*));
-  // Counts a finished job; false if the logsender is stopping (the job is dropped).
+  // Counts a finished job off; false if the logsender is stopping (the job is dropped).
   bool EndJob(BuildJob* job);
   void FinishCut(BuildJob* job);
   void FinishCompress(BuildJob* job);
-  void FinishCompress(BuildJob* job, bool counted);  // counted: EndJob already ran
+  // The job's frame goes into the cache (evicting what no receiver needs first).
+  void CacheFrame(BuildJob* job);
   int BuildsOf(uint64_t session_id) const;
   // The current history leaves its lineage at `at`, or cannot be traced: no read-ahead.
   bool JunctionAhead(const Boundary& at);
-  // The primary's files cannot be shipped from `from`: the receivers there are refused.
+  // The primary's files cannot be shipped from `from`: the receivers there are refused
+  // (a failed read-ahead, with no receiver there yet, is only logged at debug level).
   void FailBuild(const Position& from, const Status& st);
   void UpdateStreamingState(ReceiverSession* s);
   // The current history (traced again after the lineage changed); nullptr if the
