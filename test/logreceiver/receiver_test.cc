@@ -528,8 +528,8 @@ TEST_CASE("ReconnectsAfterALostSenderAndWhileItIsDown") {
   CHECK(test::ReadAll(fx.ArchivePath(1)) == test::ReadAll(src.Path(1)));
 }
 
-TEST_CASE("ASilentSenderIsDroppedAfterTheTimeout") {
-  Fixture fx;
+// A receiver with a 50 ms timeout and 10 ms keepalives, welcomed at the start.
+std::shared_ptr<Link> WelcomedWithShortTimeouts(Fixture& fx) {
   auto o = fx.Options();
   o.timeout_ms = 50;
   o.keepalive_ms = 10;
@@ -542,6 +542,12 @@ TEST_CASE("ASilentSenderIsDroppedAfterTheTimeout") {
   std::string frame;
   wire::EncodeWelcome(&frame, w);
   l->Deliver(frame);
+  return l;
+}
+
+TEST_CASE("ASilentSenderIsDroppedAfterTheTimeout") {
+  Fixture fx;
+  auto l = WelcomedWithShortTimeouts(fx);
   REQUIRE(fx.RunUntil([&] { return l->closed_by_receiver; }));
   CHECK(l->close_reason.message().find("silent") != std::string::npos);
   bool keepalive = false;
@@ -615,23 +621,13 @@ TEST_CASE("OverAMemoryPipe") {
 }
 
 }  // namespace
+
 // A damaged length field (a plaintext link) makes the rest of the stream the body of a
 // frame that never ends; the sender's keepalives trickling into it must not keep the
 // link alive: the silence clock counts complete frames.
 TEST_CASE("AFrameThatNeverCompletesIsDroppedAtTheTimeout") {
   Fixture fx;
-  auto o = fx.Options();
-  o.timeout_ms = 50;
-  o.keepalive_ms = 10;
-  fx.StartReceiver(o);
-  auto l = fx.Connected();
-  wire::Welcome w;
-  w.start = Position{1, 0};
-  w.keepalive_ms = 10;
-  w.timeout_ms = 50;
-  std::string frame;
-  wire::EncodeWelcome(&frame, w);
-  l->Deliver(frame);
+  auto l = WelcomedWithShortTimeouts(fx);
   // A Data frame header claiming 4096 bytes, then one byte per loop turn: at that pace
   // the frame would take far longer than its allowance (timeout + 4096 B at 64 KiB/s).
   l->Deliver(std::string{char(0), char(16), char(0), char(0), char(wire::MsgType::kData)});

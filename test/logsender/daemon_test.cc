@@ -12,23 +12,10 @@
 
 #include "cli/json_parse.h"
 #include "test/cli/cli_harness.h"
+#include "test/free_port.h"
 
 namespace tranship::test {
 namespace {
-
-// A TCP port on 127.0.0.1 that nothing listens on right now.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // A harness whose destructor also kills the shipping daemons it started.
 struct SenderHarness : CliHarness {

@@ -205,6 +205,22 @@ inline bool SenderListens(Cluster& c) {
                        "listening on 127.0.0.1:" + std::to_string(c.port()) + " (");
 }
 
+// Stops the primary stone, then waits until standby 0's archive holds exactly the
+// primary's tranlogs; the receiver's log (and the sender's) explain a failure.
+inline void ExpectArchiveConverges(Cluster& c, const std::function<std::string()>& receiver_log) {
+  Proc stop = c.primary().Run({"stone", "stop", "prod"});
+  REQUIRE_MESSAGE(stop.code == 0, stop.out);
+  std::string why;
+  bool same = WaitFor(
+      [&] {
+        return SameTranlogs(c.primary().Path("data/prod/tranlog"), c.standby(0).Path("archive"),
+                            &why);
+      },
+      kConverge);
+  INFO(why << "\nreceiver log: " << receiver_log() << "\nsender log: " << c.SenderLog());
+  REQUIRE(same);
+}
+
 // Stops and reaps a child on scope exit (kill -9: these are test peers).
 struct ChildGuard {
   pid_t pid;

@@ -25,6 +25,7 @@
 
 #include "cli/pidfile.h"
 #include "engine/tranlog_format.h"
+#include "test/free_port.h"
 #include "test/test_util.h"
 
 namespace tranship::test {
@@ -116,17 +117,6 @@ inline size_t CountLinesOf(const std::string& path) {
   return n;
 }
 
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Whether every file of `dir_a` with the tranlog prefix is byte-identical to the file
 // of the same name in `dir_b`, and both hold the same names.

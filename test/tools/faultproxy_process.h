@@ -17,6 +17,7 @@
 
 #include <doctest/doctest.h>
 
+#include "test/free_port.h"
 #include "test/test_util.h"
 
 namespace tranship::test {
@@ -28,7 +29,7 @@ class FaultProxyProcess {
       : control_(std::move(control)), log_(std::move(log)) {
     const char* exe = std::getenv("TRANSHIP_FAULTPROXY");
     REQUIRE_MESSAGE(exe != nullptr, "TRANSHIP_FAULTPROXY must name the faultproxy binary");
-    port_ = FreeLoopbackPort();
+    port_ = FreePort();
     pid_ = fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -80,18 +81,6 @@ class FaultProxyProcess {
   }
 
  private:
-  static int FreeLoopbackPort() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-  }
-
   std::string control_, log_;
   int port_ = 0;
   pid_t pid_ = -1;
