@@ -12,6 +12,7 @@
 #include "base/env.h"
 #include "cli/pidfile.h"
 #include "test/cli/cli_harness.h"
+#include "test/free_port.h"
 
 namespace tranship {
 namespace {
@@ -20,18 +21,7 @@ using test::CliHarness;
 using test::OneLine;
 using test::RunResult;
 
-// A loopback port nobody listens on (bound, then closed).
-int ClosedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::FreePort;
 
 struct Receiver {
   CliHarness& h;
@@ -68,7 +58,7 @@ struct KillOnExit {
 TEST_CASE("StartReportsConnectingWithoutASenderAndStopsCleanly") {
   CliHarness h;
   KillOnExit guard{h};
-  Receiver r{h, ClosedPort(), "standby1", h.TempPath("archive")};
+  Receiver r{h, FreePort(), "standby1", h.TempPath("archive")};
   RunResult start = h.RunAlias("startlogreceiver", r.Args());
   REQUIRE_MESSAGE(start.code == 0, start.err);
   CHECK(OneLine(start.out));
@@ -108,7 +98,7 @@ TEST_CASE("StartReportsConnectingWithoutASenderAndStopsCleanly") {
 TEST_CASE("ASecondReceiverForTheSamePortAndStoneIsRefused") {
   CliHarness h;
   KillOnExit guard{h};
-  Receiver r{h, ClosedPort(), "standby1", h.TempPath("archive")};
+  Receiver r{h, FreePort(), "standby1", h.TempPath("archive")};
   REQUIRE(h.RunAlias("startlogreceiver", r.Args()).code == 0);
   RunResult second = h.RunAlias("startlogreceiver", r.Args());
   CHECK(second.code == 1);
@@ -128,7 +118,7 @@ TEST_CASE("ASecondReceiverForTheSamePortAndStoneIsRefused") {
 TEST_CASE("SeveralReceiversOnOnePortNeedTheStoneToStop") {
   CliHarness h;
   KillOnExit guard{h};
-  int port = ClosedPort();
+  int port = FreePort();
   Receiver a{h, port, "standby1", h.TempPath("a")};
   Receiver b{h, port, "standby2", h.TempPath("b")};
   REQUIRE(h.RunAlias("startlogreceiver", a.Args()).code == 0);
@@ -146,7 +136,7 @@ TEST_CASE("SeveralReceiversOnOnePortNeedTheStoneToStop") {
 TEST_CASE("ForegroundRunsUntilSigterm") {
   CliHarness h;
   KillOnExit guard{h};
-  Receiver r{h, ClosedPort(), "standby1", h.TempPath("archive")};
+  Receiver r{h, FreePort(), "standby1", h.TempPath("archive")};
   pid_t pid = h.Spawn({"logreceiver", "start", "--foreground", "--timeout", "2", "-P",
                        std::to_string(r.port), "-A", "127.0.0.1", "-T", r.archive, "-s",
                        r.stone, "-v"},
@@ -169,7 +159,7 @@ TEST_CASE("TellsItsStandbyStoneWhenItRuns") {
   KillOnExit guard{h};
   REQUIRE(h.Run({"stone", "create", "standby1"}).code == 0);
   REQUIRE(h.RunAlias("startstone", {"standby1"}).code == 0);
-  Receiver r{h, ClosedPort(), "standby1", h.TempPath("archive")};
+  Receiver r{h, FreePort(), "standby1", h.TempPath("archive")};
   REQUIRE(h.RunAlias("startlogreceiver", r.Args()).code == 0);
   CHECK(test::WaitFor([&] {
     return test::ReadAll(r.LogPath()).find("connected to the standby stone 'standby1'") !=
@@ -194,7 +184,7 @@ TEST_CASE("AnEmptyArchiveWaitsForItsStandbyStoneToSayWhereItEnds") {
   CliHarness h;
   KillOnExit guard{h};
   REQUIRE(h.Run({"stone", "create", "standby1"}).code == 0);
-  Receiver r{h, ClosedPort(), "standby1", h.TempPath("archive")};
+  Receiver r{h, FreePort(), "standby1", h.TempPath("archive")};
   std::vector<std::string> args = r.Args();
   args.pop_back();  // no --from-start
   REQUIRE(h.RunAlias("startlogreceiver", args).code == 0);
@@ -231,7 +221,7 @@ TEST_CASE("AnEmptyArchiveWaitsForItsStandbyStoneToSayWhereItEnds") {
 TEST_CASE("ErrorsAreOneLine") {
   CliHarness h;
   KillOnExit guard{h};
-  std::string port = std::to_string(ClosedPort());
+  std::string port = std::to_string(FreePort());
   std::string archive = h.TempPath("archive");
   auto expect = [&](std::vector<std::string> args, const std::string& words) {
     RunResult r = h.RunAlias("startlogreceiver", args);
