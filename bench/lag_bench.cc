@@ -7,7 +7,10 @@
 // Commit-to-visible latency: a sampler commits key lag/i on the primary and reads the
 // standby until the key is there; the time from just before the commit to the first
 // successful read, at idle and under a background load of --rate commits/s (default
-// 10,000) from 8 paced writers. Then a planned failover measured from suspend-commits on
+// 10,000) from 8 paced writers. The sampler reads again every 50 us or so (a spinning
+// reader took a core's worth of CPU from the daemons it measures; LAG_BENCH_SPIN=1
+// spins), so a figure may be up to ~0.1 ms late. Under load it also prints the CPU each
+// daemon used per commit (from /proc). Then a planned failover measured from suspend-commits on
 // the primary to the first write accepted by the new primary: suspend-commits, wait for
 // the standby to stop at the failover checkpoint, stop the logreceiver, commit-restore,
 // first write.
@@ -20,6 +23,7 @@
 #include <cstdlib>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -74,6 +78,40 @@ std::unique_ptr<StoneClient> Connect(const std::string& home, const std::string&
   return std::move(*c);
 }
 
+// CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+double CpuSeconds(int pid) {
+  FILE* f = std::fopen(fmt::format("/proc/{}/stat", pid).c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[1024];
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+  if (p == nullptr) return 0;
+  unsigned long utime = 0, stime = 0;
+  // Fields after the name: state(3) ... utime(14) stime(15).
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The daemons of a home: (what, pid) from its run/*.pid files.
+std::vector<std::pair<std::string, int>> Daemons(const std::string& home, const std::string& host) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& e : fs::directory_iterator(home + "/run")) {
+    if (e.path().extension() != ".pid") continue;
+    FILE* f = std::fopen(e.path().c_str(), "r");
+    if (f == nullptr) continue;
+    int pid = 0;
+    if (std::fscanf(f, "%d", &pid) == 1 && pid > 0) {
+      out.emplace_back(host + " " + e.path().stem().string(), pid);
+    }
+    std::fclose(f);
+  }
+  return out;
+}
+
 struct Percentiles {
   double p50 = 0, p99 = 0, max = 0;
 };
@@ -100,6 +138,7 @@ std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int sampl
     while (true) {
       auto r = standby->Get(key);
       if (r.ok() && r->found) break;
+      if (std::getenv("LAG_BENCH_SPIN") == nullptr) usleep(50);
       if (MonotonicNanos() > deadline) {
         std::fprintf(stderr, "lag_bench: %s never became visible on the standby\n", key.c_str());
         std::exit(1);
@@ -176,8 +215,21 @@ int main(int argc, char** argv) {
     });
   }
   uint64_t l0 = MonotonicNanos();
+  auto daemons = Daemons(P, "primary");
+  for (auto& d : Daemons(S, "standby")) daemons.push_back(d);
+  std::vector<double> cpu0;
+  for (auto& d : daemons) cpu0.push_back(CpuSeconds(d.second));
+  uint64_t c0 = load_commits;
   auto loaded = Of(Sample(primary.get(), standby.get(), samples, samples));
-  double offered = static_cast<double>(load_commits) / (static_cast<double>(MonotonicNanos() - l0) / 1e9);
+  double loaded_s = static_cast<double>(MonotonicNanos() - l0) / 1e9;
+  double offered = static_cast<double>(load_commits) / loaded_s;
+  double commits = static_cast<double>(load_commits - c0 + static_cast<uint64_t>(samples));
+  std::string cpu_line;
+  for (size_t i = 0; i < daemons.size(); i++) {
+    double used = CpuSeconds(daemons[i].second) - cpu0[i];
+    cpu_line += fmt::format("{}{} {:.0f}% ({:.0f} us/commit)", i ? ", " : "", daemons[i].first,
+                            100 * used / loaded_s, 1e6 * used / commits);
+  }
   stop = true;
   for (auto& t : writers) t.join();
 
@@ -212,6 +264,7 @@ int main(int argc, char** argv) {
   std::printf("  idle                              %8.0f %8.0f %8.0f\n", idle.p50, idle.p99, idle.max);
   std::printf("  at %6.0f commits/s               %8.0f %8.0f %8.0f\n", offered, loaded.p50,
               loaded.p99, loaded.max);
+  std::printf("CPU under load: %s\n", cpu_line.c_str());
   std::printf("planned failover: %.1f ms from suspend-commits to the first write on the new primary\n",
               ms(f0, f5));
   std::printf("  suspend-commits %.1f ms, standby stopped at the failover checkpoint %.1f ms, "

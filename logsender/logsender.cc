@@ -359,6 +359,8 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
   // Near the end a frame is small and awaited: one job, one hop to the pool and back.
   auto it = sessions_.find(session_id);
   job->compress_too = it != sessions_.end() && it->second->state() != ReceiverState::kCatchUp;
+  const bool here = job->compress_too && at.pos.file_id == end_.pos.file_id &&
+                    end_.pos.offset - at.pos.offset <= kInlineBytes;
   Queue(job,
         [](BuildJob* j) {
           j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source, j->stop_at);
@@ -366,14 +368,23 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
             j->built = CompressFrame(std::move(**j->cut), &PoolCompressor());
           }
         },
-        &LogSender::FinishCut);
+        &LogSender::FinishCut, here);
 }
 
-void LogSender::Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*)) {
+void LogSender::Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*),
+                      bool here) {
   jobs_in_flight_++;  // EndJob counts it off
   builds_of_[job->session_id]++;
   job->work = work;
   job->done = done;
+  if (here) {
+    // Called from SendData, which stops after starting a build: `done` sending the
+    // frame (and building the next, if any) from here does not confuse it.
+    stats_.frames_built_here++;
+    work(job);
+    (this->*done)(job);
+    return;
+  }
   int rc = uv_queue_work(
       loop_, &job->req,
       [](uv_work_t* req) {

@@ -92,6 +92,7 @@ struct LogSenderStats {
   uint64_t dropped = 0;              // sessions dropped (silence, garbage, a flood)
   uint64_t refused_connections = 0;  // connections refused before their handshake ended
   uint64_t frames_read_ahead = 0;    // cuts started before a receiver's cursor got there
+  uint64_t frames_built_here = 0;    // small frames at the end built on the loop thread
 };
 
 class LogSender : public SessionHost {
@@ -131,6 +132,10 @@ class LogSender : public SessionHost {
   // Build jobs (cut or compress) in flight per receiver: with 4 pool threads, a
   // receiver catching up alone keeps both cores of a small primary busy compressing.
   static constexpr int kBuildsAhead = 4;
+  // A frame of at most this many bytes at the end of the primary's newest file is cut
+  // and compressed on the loop thread (tens of microseconds): the two thread switches
+  // of a pool job would cost more, in CPU and in latency, than the work itself.
+  static constexpr uint64_t kInlineBytes = 64u << 10;
 
   void Tick();
   void CheckTimeouts(uint64_t now);
@@ -141,12 +146,15 @@ class LogSender : public SessionHost {
   // For a receiver catching up, frames are built in two pool jobs
   // (logsender/frame_builder.h): StartCut reads and checks, FinishCut queues the
   // compression and the next cut (up to kBuildsAhead jobs per receiver), FinishCompress
-  // caches the frame. Near the end, one job does both steps.
+  // caches the frame. Near the end, one job does both steps, and a small one runs on
+  // the loop thread itself (kInlineBytes).
   void StartBuild(ReceiverSession* s);
   void StartCut(uint64_t session_id, const Boundary& at, const std::string& path,
                 FileSource source);
-  // Runs `work` on the pool, then `done` on the loop; counts the job in flight.
-  void Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*));
+  // Runs `work` on the pool (or here when `here`), then `done` on the loop; counts the
+  // job in flight.
+  void Queue(BuildJob* job, void (*work)(BuildJob*), void (LogSender::*done)(BuildJob*),
+             bool here = false);
   // Counts a finished job off; false if the logsender is stopping (the job is dropped).
   bool EndJob(BuildJob* job);
   void FinishCut(BuildJob* job);

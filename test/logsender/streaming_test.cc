@@ -102,11 +102,15 @@ TEST_CASE("NewRecordsStreamAsTheDurableEndAdvances") {
     return !f.statuses.empty() && !f.statuses.back().receivers.empty() &&
            f.statuses.back().receivers[0].state == "streaming";
   }));
+  const uint64_t here_before = f.sender->stats().frames_built_here;
   for (int round = 0; round < 5; round++) {
     f.Commit(3);
     REQUIRE(f.RunUntil([&] { return r->LastEnd() == f.writer->end(); }));
     AckAll(r);
   }
+  // A few KB at the end of the newest file: cut and compressed on the loop thread, no
+  // pool job (LogSender::kInlineBytes).
+  CHECK(f.sender->stats().frames_built_here - here_before >= 5);
   std::map<uint64_t, std::string> files = Reassemble(*r);
   CHECK(files[1] == f.FileBytes(1, f.writer->end().offset));
   REQUIRE(f.RunUntil([&] {
