@@ -2,7 +2,8 @@
 // without TLS, to 1 and 5 receivers, and how fast a receiver far behind catches up.
 //
 //   build/bench/ship_bench [--mb N] [--catchup-mb N] [--dir DIR] [--tranship PATH]
-//                          [--certs DIR] [--json FILE] [--keep]
+//                          [--certs DIR] [--json FILE] [--keep] [--only RUN]
+//                          [--zstd-level L]
 //
 // It writes a tranlog history of N MB (commit records of 3 puts each, ~190 bytes, like
 // the workload tool's) with the tranlog writer, then for each configuration starts a
@@ -42,6 +43,8 @@ struct Options {
   std::string certs;
   std::string json;
   bool keep = false;  // leave the histories in --dir (for profiling with perf)
+  std::string only;   // one run by its name (plain-1 ... catchup-tls); empty: all
+  std::string zstd_level;  // passed to the logsender (--zstd-level); empty: its default
 };
 
 // Writes about `mb` MB of tranlogs (100 MB files) into `dir`; returns the record count.
@@ -171,6 +174,10 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
   std::vector<std::string> sargs = {"-P", std::to_string(port), "-A", "127.0.0.1", "-T", history,
                                     "-s", "bench", "--foreground", "-q"};
   sargs.insert(sargs.end(), tls_sender.begin(), tls_sender.end());
+  if (!o.zstd_level.empty()) {
+    sargs.push_back("--zstd-level");
+    sargs.push_back(o.zstd_level);
+  }
   // The logsender ships a stone's tranlogs; the stone itself need not run (the sender
   // then serves what is durable on disk), but it must exist.
   pid_t create = Spawn(o, base + "/primary", "tranship", {"stone", "create", "bench"},
@@ -267,10 +274,12 @@ int main(int argc, char** argv) {
     else if (a == "--certs") o.certs = next();
     else if (a == "--json") o.json = next();
     else if (a == "--keep") o.keep = true;
+    else if (a == "--only") o.only = next();
+    else if (a == "--zstd-level") o.zstd_level = next();
     else {
       std::fprintf(stderr,
                    "usage: ship_bench [--mb N] [--catchup-mb N] [--dir DIR] [--tranship PATH] "
-                   "[--certs DIR] [--json FILE] [--keep]\n");
+                   "[--certs DIR] [--json FILE] [--keep] [--only RUN] [--zstd-level L]\n");
       return 2;
     }
   }
@@ -292,26 +301,34 @@ int main(int argc, char** argv) {
   }
 
   setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::printf("writing %llu MB of tranlog...\n", static_cast<unsigned long long>(o.mb));
-  std::string small = o.dir + "/history";
-  uint64_t small_records = MakeHistory(small, o.mb);
-  double ratio = CompressionRatio(small);
+  auto wanted = [&](const std::string& name) { return o.only.empty() || o.only == name; };
   std::vector<RunFigures> results;
   int port = 47000 + getpid() % 1000;
-  for (bool tls : {false, true}) {
-    for (int k : {1, 5}) {
-      std::string name = fmt::format("{}-{}", tls ? "tls" : "plain", k);
-      std::printf("%s...\n", name.c_str());
-      results.push_back(RunOne(o, name, small, small_records, k, tls, port++));
+  double ratio = 0;
+  if (o.only.empty() || o.only != "catchup-tls") {
+    std::printf("writing %llu MB of tranlog...\n", static_cast<unsigned long long>(o.mb));
+    std::string small = o.dir + "/history";
+    uint64_t small_records = MakeHistory(small, o.mb);
+    ratio = CompressionRatio(small);
+    for (bool tls : {false, true}) {
+      for (int k : {1, 5}) {
+        std::string name = fmt::format("{}-{}", tls ? "tls" : "plain", k);
+        if (!wanted(name)) continue;
+        std::printf("%s...\n", name.c_str());
+        results.push_back(RunOne(o, name, small, small_records, k, tls, port++));
+      }
     }
+    if (!o.keep) fs::remove_all(small);
   }
-  std::printf("writing %llu MB of tranlog for catch-up...\n",
-              static_cast<unsigned long long>(o.catchup_mb));
-  std::string big = o.dir + "/history-big";
-  if (!o.keep) fs::remove_all(small);
-  uint64_t big_records = MakeHistory(big, o.catchup_mb);
-  results.push_back(RunOne(o, "catchup-tls", big, big_records, 1, true, port++));
-  if (!o.keep) fs::remove_all(big);
+  if (wanted("catchup-tls")) {
+    std::printf("writing %llu MB of tranlog for catch-up...\n",
+                static_cast<unsigned long long>(o.catchup_mb));
+    std::string big = o.dir + "/history-big";
+    uint64_t big_records = MakeHistory(big, o.catchup_mb);
+    if (ratio == 0) ratio = CompressionRatio(big);
+    results.push_back(RunOne(o, "catchup-tls", big, big_records, 1, true, port++));
+    if (!o.keep) fs::remove_all(big);
+  }
 
   std::printf("\n%-12s %9s %5s %9s %12s %14s %14s %16s %15s\n", "run", "receivers", "tls",
               "MB/s", "records/s", "sender CPU s", "CPU s per GB", "receiver s/GB",

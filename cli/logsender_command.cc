@@ -2,6 +2,7 @@
 //
 //   startlogsender -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [TLS] [-l LOG]
 //                  [-b KB/s] [-v|-q] [--foreground] [--timeout S] [--prefix P]
+//                  [--zstd-level N|off]
 //   stoplogsender -P PORT
 //
 // startlogsender checks what it can before launching (flags, the stone, the tranlog
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <memory>
 
@@ -51,13 +53,15 @@ struct SenderConfig {
   LogLevel level = LogLevel::kInfo;
   uint32_t timeout_ms = 10000;
   uint64_t bandwidth = 0;             // bytes per second; 0 = unlimited
+  int zstd_level = logsender::kDefaultZstdLevel;  // --zstd-level
   wire::TlsOptions tls;
   std::string base;                   // "logsender-PORT": names the run and log files
 };
 
 constexpr std::string_view kUsage =
     "startlogsender -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [-S -J CA -C CERT -K KEY "
-    "-Q PASSPHRASE -V] [-l LOG] [-b KB/s] [-v|-q] [--foreground] [--timeout S] [--prefix P]";
+    "-Q PASSPHRASE -V] [-l LOG] [-b KB/s] [-v|-q] [--foreground] [--timeout S] [--prefix P] "
+    "[--zstd-level N|off]";
 
 Status Usage(std::string_view what) {
   return Status::InvalidArgument(fmt::format("{}. Usage: {}", what, kUsage));
@@ -121,6 +125,18 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
     return Usage("-b wants the bandwidth per receiver in KB/s (1 KB = 1024 bytes), at least 1");
   }
   c.bandwidth = *kbps * 1024;
+  if (std::string z = args.Value("--zstd-level", "1"); z == "off") {
+    c.zstd_level = logsender::kUncompressed;
+  } else {
+    int level = 0;
+    auto [p, ec] = std::from_chars(z.data(), z.data() + z.size(), level);
+    if (ec != std::errc() || p != z.data() + z.size() || level < -100 || level > 19 ||
+        level == 0) {
+      return Usage(fmt::format("--zstd-level '{}': give off or a zstd level from -100 "
+                               "(fastest) to 19 but not 0 (the default is 1)", z));
+    }
+    c.zstd_level = level;
+  }
   c.base = fmt::format("logsender-{}", c.port);
   c.log_path = args.Value("-l", home.LogPath(c.base));
 
@@ -205,6 +221,8 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   j.EndArray();
   j.Key("frames_built"); j.Uint(s.frames_built);
   j.Key("cache_hits"); j.Uint(s.cache_hits);
+  j.Key("frames_uncompressed"); j.Uint(s.frames_uncompressed);
+  j.Key("zstd_level"); j.String(s.zstd_level);
   j.Key("bytes_sent"); j.Uint(s.bytes_sent);
   j.Key("refused_connections"); j.Uint(s.refused_connections);
   j.Key("dropped_sessions"); j.Uint(s.dropped_sessions);
@@ -238,8 +256,8 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
   if (!lock.ok()) return lock.status();
   TRANSHIP_RETURN_IF_ERROR(LogInit(c.log_path, c.level));
   TS_LOG_INFO("logsender for the stone '{}' starting: pid {}, tranship {}, listening on {}:{}, "
-              "tranlogs in {}", c.stone, getpid(), TRANSHIP_VERSION, c.listen, c.port,
-              fmt::join(c.dirs, ", "));
+              "tranlogs in {}; frames {}", c.stone, getpid(), TRANSHIP_VERSION, c.listen,
+              c.port, fmt::join(c.dirs, ", "), logsender::DescribeZstdLevel(c.zstd_level));
   if (!c.tls.enabled) {
     TS_LOG_WARN("plaintext link: records cross the network unencrypted (start with -S for TLS)");
   } else if (c.tls.no_verify) {
@@ -263,6 +281,7 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
   o.stone_socket = home.SocketPath(c.stone);
   o.tls = c.tls.enabled;
   o.bandwidth_bytes_per_s = c.bandwidth;
+  o.zstd_level = c.zstd_level;
   o.timeout_ms = c.timeout_ms;
   bool serving = false;
   o.on_status = [&](const SenderStatus& s) {

@@ -64,9 +64,10 @@ const Command kCommands[] = {
     {"logsender start", "ship a stone's tranlogs to up to 5 logreceivers; alias startlogsender",
      {"tranship logsender start -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [-S -J CA "
       "-C CERT -K KEY -Q PASSPHRASE -V] [-l LOG] [-b KB/s] [-v|-q] [--foreground] "
-      "[--timeout S] [--prefix P]",
+      "[--timeout S] [--prefix P] [--zstd-level N|off]",
       0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
-      {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "-b", "--timeout", "--prefix"}},
+      {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "-b", "--timeout", "--prefix",
+       "--zstd-level"}},
      LogsenderStart},
     {"logsender stop", "stop a logsender cleanly; alias stoplogsender",
      {"tranship logsender stop -P PORT", 0, 0, {}, {"-P"}}, LogsenderStop},
@@ -75,7 +76,7 @@ const Command kCommands[] = {
       "[--foreground] [--notify-fd FD]",
       0, 0, {"-S", "-V", "-v", "-q", "--foreground"},
       {"-P", "-A", "-T", "-s", "-J", "-C", "-K", "-Q", "-l", "-b", "--timeout", "--prefix",
-       "--notify-fd"}},
+       "--zstd-level", "--notify-fd"}},
      LogsenderServe, true},
     {"logreceiver start", "receive a primary's tranlogs into an archive directory; alias "
      "startlogreceiver",

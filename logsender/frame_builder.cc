@@ -185,10 +185,18 @@ Result<std::optional<CutFrame>> CutFrameAt(Env* env, const std::string& path,
   return std::optional<CutFrame>(std::move(c));
 }
 
-BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor) {
+std::string DescribeZstdLevel(int level) {
+  return level == kUncompressed ? std::string("uncompressed") : fmt::format("zstd {}", level);
+}
+
+BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor, int level) {
   BuiltFrame f;
   f.header = cut.header;
-  Result<std::string_view> z = compressor->CompressView(cut.raw.view());
+  Result<std::string_view> z = Status::Aborted("uncompressed");
+  if (level != kUncompressed) {
+    compressor->set_level(level);
+    z = compressor->CompressView(cut.raw.view());
+  }
   // Incompressible content goes as it is: the receiver's work and the bytes on the
   // wire are both smaller that way.
   bool use_zstd = z.ok() && z->size() < cut.raw.size();

@@ -37,11 +37,16 @@ namespace tranship::logsender {
 // windows stay modest.
 inline constexpr uint32_t kTargetFrameRaw = 1u << 20;
 
-// zstd level of every frame: level 1 (ratio ~2.4 on commit records). One level for all
-// frames keeps "compress once, send to many" true for receivers catching up together;
-// a faster negative level (-3: ratio ~1.7) made a lone catch-up cheaper for the sender
-// but sent ~40% more bytes to encrypt and write per receiver, and more over a WAN.
-inline constexpr int kZstdLevel = 1;
+// The zstd level of every frame (startlogsender --zstd-level): level 1 by default,
+// ratio ~2.4 on commit records. One level for all frames keeps "compress once, send to
+// many" true for receivers catching up together. On a link faster than zstd (loopback,
+// a fast LAN) compression is the slowest step of shipping, and a fast negative level or
+// none (kUncompressed, --zstd-level off) ships a backlog faster.
+inline constexpr int kDefaultZstdLevel = 1;
+// Outside zstd's range: the frames go uncompressed.
+inline constexpr int kUncompressed = -1000;
+// "zstd 1", "uncompressed".
+std::string DescribeZstdLevel(int level);
 
 // A frame's records, read and checked, before compression.
 struct CutFrame {
@@ -80,7 +85,8 @@ Result<std::optional<CutFrame>> CutFrameAt(Env* env, const std::string& path,
                                            const Boundary& from, const DurableEnd& end,
                                            uint32_t target_raw, FileSource* source,
                                            uint64_t stop_at = 0);
-// The frame of a cut. Content zstd cannot shrink goes uncompressed.
-BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor);
+// The frame of a cut, compressed at zstd `level` (kUncompressed: not at all). Content
+// zstd cannot shrink goes uncompressed too.
+BuiltFrame CompressFrame(CutFrame cut, wire::Compressor* compressor, int level);
 
 }  // namespace tranship::logsender

@@ -21,7 +21,7 @@ constexpr size_t kMaxStartupSessions = 64;
 namespace {
 // One zstd context per pool thread, kept for the life of the process.
 wire::Compressor& PoolCompressor() {
-  thread_local wire::Compressor compressor(kZstdLevel);
+  thread_local wire::Compressor compressor(kDefaultZstdLevel);
   return compressor;
 }
 }  // namespace
@@ -41,6 +41,7 @@ struct LogSender::BuildJob {
   FileSource source;
   uint64_t stop_at = 0;  // a junction in this file (CutFrameAt)
   bool compress_too = false;  // the cut step compresses what it cut in the same job
+  int level = kDefaultZstdLevel;  // LogSenderOptions::zstd_level
   // Cut step: its result. Compress step: the cut to compress, then the frame.
   Result<std::optional<CutFrame>> cut = Status::Aborted("not cut");
   std::optional<BuiltFrame> built;
@@ -349,6 +350,7 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
   job->from = at;
   job->end = end_;
   job->target = opts_.frame_target;
+  job->level = opts_.zstd_level;
   if (const CurrentHistory* cur = Current()) {
     if (std::optional<Junction> j = cur->JunctionInFile(at.pos.file_id, at.pos.offset)) {
       job->stop_at = j->parent_end.offset;
@@ -365,7 +367,7 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
         [](BuildJob* j) {
           j->cut = CutFrameAt(j->env, j->path, j->from, j->end, j->target, &j->source, j->stop_at);
           if (j->compress_too && j->cut.ok() && j->cut->has_value()) {
-            j->built = CompressFrame(std::move(**j->cut), &PoolCompressor());
+            j->built = CompressFrame(std::move(**j->cut), &PoolCompressor(), j->level);
           }
         },
         &LogSender::FinishCut, here);
@@ -446,8 +448,11 @@ void LogSender::FinishCut(BuildJob* job) {
   z->session_id = job->session_id;
   z->from = job->from;
   z->cut = std::move(job->cut);
+  z->level = opts_.zstd_level;
   Queue(z,
-        [](BuildJob* j) { j->built = CompressFrame(std::move(**j->cut), &PoolCompressor()); },
+        [](BuildJob* j) {
+          j->built = CompressFrame(std::move(**j->cut), &PoolCompressor(), j->level);
+        },
         &LogSender::FinishCompress);
 
   // Read ahead for a receiver catching up: the next cut starts now, so the frames of
@@ -472,6 +477,7 @@ void LogSender::FinishCompress(BuildJob* job) {
 void LogSender::CacheFrame(BuildJob* job) {
   building_.erase(job->from.pos);
   stats_.frames_built++;
+  if (!(job->built->header.flags & wire::kDataZstd)) stats_.frames_uncompressed++;
   std::optional<Position> needed_from;
   for (auto& [id, s] : sessions_) {
     if (s->welcomed() && (!needed_from || s->cursor().pos < *needed_from)) {
@@ -576,6 +582,8 @@ SenderStatus LogSender::Snapshot() {
   for (auto& [id, s] : sessions_) st.receivers.push_back(DescribeReceiver(s.get()));
   st.frames_built = stats_.frames_built;
   st.cache_hits = stats_.frames_sent - std::min(stats_.frames_sent, stats_.frames_built);
+  st.frames_uncompressed = stats_.frames_uncompressed;
+  st.zstd_level = DescribeZstdLevel(opts_.zstd_level);
   st.bytes_sent = stats_.bytes_sent;
   st.refused_connections = stats_.refused_connections;
   st.dropped_sessions = stats_.dropped;

@@ -50,6 +50,7 @@
 #include "base/status.h"
 #include "engine/types.h"
 #include "logsender/disk_end.h"
+#include "logsender/frame_builder.h"
 #include "logsender/frame_cache.h"
 #include "logsender/history.h"
 #include "logsender/lineages.h"
@@ -77,6 +78,7 @@ struct LogSenderOptions {
   // with fdatasync on the standby, and bounds memory at five receivers.
   size_t window_bytes = 16u << 20;
   uint32_t frame_target = kTargetFrameRaw;
+  int zstd_level = kDefaultZstdLevel;  // of every frame (frame_builder.h)
   uint32_t disk_poll_ms = 200;  // while the stone is down
   Env* env = nullptr;           // nullptr: Env::Default()
   // Every second and on each receiver state change.
@@ -93,6 +95,7 @@ struct LogSenderStats {
   uint64_t refused_connections = 0;  // connections refused before their handshake ended
   uint64_t frames_read_ahead = 0;    // cuts started before a receiver's cursor got there
   uint64_t frames_built_here = 0;    // small frames at the end built on the loop thread
+  uint64_t frames_uncompressed = 0;  // built without zstd (--zstd-level off, or incompressible)
 };
 
 class LogSender : public SessionHost {

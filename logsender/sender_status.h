@@ -31,6 +31,8 @@ struct SenderStatus {
   std::vector<ReceiverStatus> receivers;
   uint64_t frames_built = 0;  // reads + compressions
   uint64_t cache_hits = 0;    // frames sent from the shared cache
+  uint64_t frames_uncompressed = 0;  // built without zstd (ZstdGovernor)
+  std::string zstd_level;            // "zstd 1", "uncompressed"
   uint64_t bytes_sent = 0;    // Data frame bytes queued to receivers
   uint64_t refused_connections = 0;  // before their TLS handshake or Hello ended
   uint64_t dropped_sessions = 0;     // after it: silence, garbage, a flood

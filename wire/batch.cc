@@ -24,6 +24,8 @@ Compressor::Compressor(int level) : impl_(std::make_unique<Impl>()) {
 
 Compressor::~Compressor() = default;
 
+void Compressor::set_level(int level) { impl_->level = level; }
+
 Result<std::string_view> Compressor::CompressView(std::string_view raw) {
   if (impl_->cctx == nullptr) return Status::IOError("zstd: cannot create a compression context");
   size_t bound = ZSTD_compressBound(raw.size());

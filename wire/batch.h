@@ -15,6 +15,8 @@ class Compressor {
  public:
   explicit Compressor(int level = 1);
   ~Compressor();
+  // The zstd level of the next calls (negative levels are zstd's fast modes).
+  void set_level(int level);
   // Replaces *out with the compressed form of `raw`.
   Status Compress(std::string_view raw, std::string* out);
   // The compressed form of `raw` in this compressor's own buffer, valid until the next

@@ -70,6 +70,38 @@ TEST_CASE("AReceiverFarBehindGetsFramesBuiltAheadYetEveryRecordOnceAndInOrder") 
   CHECK(f.sender->stats().frames_read_ahead >= r->data.size() / 3);
 }
 
+TEST_CASE("ZstdLevelSetsHowFramesAreCompressed") {
+  // --zstd-level off: every frame goes as it is; a fast negative level still compresses.
+  // Either way the frames put together are the primary's files.
+  for (int level : {kUncompressed, -20, kDefaultZstdLevel}) {
+    CAPTURE(level);
+    SenderFixture f;
+    f.CreateHistory();
+    f.Commit(300, 900, 7);
+    f.Rotate();
+    f.Commit(200, 3000, 3);
+    f.Rotate();
+    f.Commit(5);
+    LogSenderOptions o = f.Options();
+    o.zstd_level = level;
+    f.StartSender(o);
+    FakeReceiver* r = f.ConnectFromStart();
+    ExpectThreeFilesShipped(f, r);
+    size_t zstd_frames = 0;
+    for (const FakeReceiver::Data& d : r->data) {
+      if (d.h.flags & wire::kDataZstd) zstd_frames++;
+    }
+    if (level == kUncompressed) {
+      CHECK(zstd_frames == 0);
+      CHECK(f.sender->stats().frames_uncompressed == r->data.size());
+    } else {
+      CHECK(zstd_frames == r->data.size());  // commit records compress at any level
+      CHECK(f.sender->stats().frames_uncompressed == 0);
+    }
+    CHECK(f.sender->Snapshot().zstd_level == DescribeZstdLevel(level));
+  }
+}
+
 TEST_CASE("NothingBeyondTheDurableEndIsShipped") {
   SenderFixture f;
   f.CreateHistory();

@@ -73,6 +73,24 @@ TEST_CASE("OneReceiverOverTlsGetsByteIdenticalArchives") {
   CHECK(c.SenderLog().find("TLS") != std::string::npos);
 }
 
+TEST_CASE("UncompressedFramesMakeTheSameArchives") {
+  // --zstd-level off, for a link faster than zstd: the receiver takes frames as they
+  // are; a level zstd does not have is refused before anything starts.
+  Cluster c(1);
+  c.receivers_from_start = true;
+  c.StartStone(c.primary(), "prod");
+  Proc bad = c.primary().Run({"logsender", "start", "-P", "1", "-A", c.address, "-T",
+                              PrimaryTranlogs(c, "prod"), "-s", "prod", "--zstd-level", "0"});
+  CHECK(bad.code != 0);
+  CHECK(bad.out.find("--zstd-level '0'") != std::string::npos);
+  c.StartSender("prod", {"--zstd-level", "off"});
+  c.StartReceiver(0, "standby");
+  Workload(c, "prod", 800);
+  StopStone(c, "prod");
+  ExpectConverged(c, "prod", {0});
+  CHECK(c.SenderLog().find("frames uncompressed") != std::string::npos);
+}
+
 TEST_CASE("FiveReceiversAndTheSixthIsRefused") {
   Cluster c(6);
   c.receivers_from_start = true;  // no standby stone here
