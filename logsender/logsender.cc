@@ -456,10 +456,13 @@ void LogSender::FinishCut(BuildJob* job) {
         &LogSender::FinishCompress);
 
   // Read ahead for a receiver catching up: the next cut starts now, so the frames of
-  // one receiver are compressed side by side instead of one after the other.
+  // one receiver are compressed side by side instead of one after the other. Only a few
+  // frames ahead of what it was sent: frames built further ahead than the link takes
+  // them would push each other out of the cache and be built again.
   if (s != nullptr && s->state() == ReceiverState::kCatchUp && next.pos < end_.pos &&
       BuildsOf(s->id()) < kBuildsAhead && !building_.count(next.pos) &&
-      !cache_.Find(next.pos) && !JunctionAhead(next)) {
+      !cache_.Find(next.pos) && !JunctionAhead(next) &&
+      history_.Distance(s->cursor().pos, next.pos) < uint64_t{kBuildsAhead} * opts_.frame_target) {
     if (std::optional<std::string> path = history_.PathOf(next.pos.file_id)) {
       stats_.frames_read_ahead++;
       StartCut(s->id(), next, *path, std::move(job->source));

@@ -70,6 +70,32 @@ TEST_CASE("AReceiverFarBehindGetsFramesBuiltAheadYetEveryRecordOnceAndInOrder") 
   CHECK(f.sender->stats().frames_read_ahead >= r->data.size() / 3);
 }
 
+TEST_CASE("FramesAreBuiltOnlyAFewAheadOfWhatTheLinkTakes") {
+  // A receiver catching up that does not acknowledge: its window fills after 4 frames.
+  // Read-ahead stops a few frames further (it would otherwise build the whole backlog,
+  // and on a slow link push unsent frames out of the cache to build them again).
+  SenderFixture f;
+  f.CreateHistory();
+  f.Commit(3000, 1500, 2, true);
+  f.Rotate();
+  f.Commit(3000, 1500, 2, true);
+  LogSenderOptions o = f.Options();
+  o.window_bytes = 4 * o.frame_target;
+  f.StartSender(o);
+  FakeReceiver* r = f.ConnectFromStart();
+  REQUIRE(f.RunUntil([&] { return r->data.size() >= 4; }));
+  f.RunFor(std::chrono::milliseconds(300));
+  CHECK(r->data.size() <= 5);  // the window: 4 frames of a little less than the target
+  CHECK(f.sender->stats().frames_built <= r->data.size() + 5);  // 4 targets ahead
+  // Acknowledged from here on, it gets everything, each frame built once.
+  Position end = f.writer->end();
+  REQUIRE(f.RunUntil([&] {
+    AckAll(r);
+    return r->LastEnd() == end;
+  }));
+  CHECK(f.sender->stats().frames_built == r->data.size());
+}
+
 TEST_CASE("ZstdLevelSetsHowFramesAreCompressed") {
   // --zstd-level off: every frame goes as it is; a fast negative level still compresses.
   // Either way the frames put together are the primary's files.
