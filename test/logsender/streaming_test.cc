@@ -33,14 +33,28 @@ void ExpectThreeFilesShipped(SenderFixture& f, FakeReceiver* r) {
   CHECK(r->LastTid() == f.writer->last_tid());
 }
 
-TEST_CASE("FramesCarryWholeRecordsAndAreContiguousAcrossFiles") {
-  SenderFixture f;
+// Three files of commits in batches of 7 and 3, and a few single ones in the newest.
+void WriteThreeFiles(SenderFixture& f) {
   f.CreateHistory();
   f.Commit(300, 900, 7);
   f.Rotate();
   f.Commit(200, 3000, 3);
   f.Rotate();
   f.Commit(5);
+}
+
+// ~9 MB of commits zstd cannot shrink, in two files: far more than the catch-up
+// distance (4 MiB) behind for a receiver from the start.
+void WriteIncompressibleBacklog(SenderFixture& f) {
+  f.CreateHistory();
+  f.Commit(3000, 1500, 2, true);
+  f.Rotate();
+  f.Commit(3000, 1500, 2, true);
+}
+
+TEST_CASE("FramesCarryWholeRecordsAndAreContiguousAcrossFiles") {
+  SenderFixture f;
+  WriteThreeFiles(f);
   f.StartSender();
   FakeReceiver* r = f.ConnectFromStart();
   ExpectThreeFilesShipped(f, r);
@@ -54,10 +68,7 @@ TEST_CASE("AReceiverFarBehindGetsFramesBuiltAheadYetEveryRecordOnceAndInOrder") 
   // More than the catch-up distance (4 MiB) behind: frames are cut and compressed
   // several at a time (LogSender::kBuildsAhead), finishing in any order.
   SenderFixture f;
-  f.CreateHistory();
-  f.Commit(3000, 1500, 2, true);
-  f.Rotate();
-  f.Commit(3000, 1500, 2, true);
+  WriteIncompressibleBacklog(f);
   f.Rotate();
   f.Commit(50);
   f.StartSender();
@@ -75,10 +86,7 @@ TEST_CASE("FramesAreBuiltOnlyAFewAheadOfWhatTheLinkTakes") {
   // Read-ahead stops a few frames further (it would otherwise build the whole backlog,
   // and on a slow link push unsent frames out of the cache to build them again).
   SenderFixture f;
-  f.CreateHistory();
-  f.Commit(3000, 1500, 2, true);
-  f.Rotate();
-  f.Commit(3000, 1500, 2, true);
+  WriteIncompressibleBacklog(f);
   LogSenderOptions o = f.Options();
   o.window_bytes = 4 * o.frame_target;
   f.StartSender(o);
@@ -102,12 +110,7 @@ TEST_CASE("ZstdLevelSetsHowFramesAreCompressed") {
   for (int level : {kUncompressed, -20, kDefaultZstdLevel}) {
     CAPTURE(level);
     SenderFixture f;
-    f.CreateHistory();
-    f.Commit(300, 900, 7);
-    f.Rotate();
-    f.Commit(200, 3000, 3);
-    f.Rotate();
-    f.Commit(5);
+    WriteThreeFiles(f);
     LogSenderOptions o = f.Options();
     o.zstd_level = level;
     f.StartSender(o);
