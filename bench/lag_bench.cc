@@ -129,6 +129,7 @@ Percentiles Of(std::vector<double> v) {
 // Commits lag/<n> on the primary, then reads the standby until it is visible.
 std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int samples, int first) {
   std::vector<double> us;
+  const bool spin = std::getenv("LAG_BENCH_SPIN") != nullptr;
   for (int i = 0; i < samples; i++) {
     std::string key = fmt::format("lag/{}", first + i);
     uint64_t t0 = MonotonicNanos();
@@ -138,7 +139,7 @@ std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int sampl
     while (true) {
       auto r = standby->Get(key);
       if (r.ok() && r->found) break;
-      if (std::getenv("LAG_BENCH_SPIN") == nullptr) usleep(50);
+      if (!spin) usleep(50);
       if (MonotonicNanos() > deadline) {
         std::fprintf(stderr, "lag_bench: %s never became visible on the standby\n", key.c_str());
         std::exit(1);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -137,11 +138,11 @@ struct RunFigures {
   double sender_cpu_s = 0;
   double sender_cpu_s_per_gb = 0;
   double receiver_cpu_s_per_gb = 0;  // per receiver
-  uint64_t frames_built = 0;  // by the sender (zstd runs): fewer than sent when shared
+  uint64_t frames_built = 0;  // by the sender: fewer than sent when shared, more if rebuilt
   uint64_t frames_sent = 0;
 };
 
-// "frames_built" and "cache_hits" from the logsender's status file (written each second).
+// "frames_built" and "frames_sent" from the logsender's status file (written each second).
 std::pair<uint64_t, uint64_t> FrameCounts(const std::string& run_dir) {
   std::error_code ec;
   for (auto& e : fs::directory_iterator(run_dir, ec)) {
@@ -153,7 +154,7 @@ std::pair<uint64_t, uint64_t> FrameCounts(const std::string& run_dir) {
     };
     if (s.find("\"frames_built\"") != std::string::npos) {
       uint64_t built = num("frames_built");
-      return {built, built + num("cache_hits")};
+      return {built, num("frames_sent")};
     }
   }
   return {0, 0};
@@ -301,6 +302,12 @@ int main(int argc, char** argv) {
   }
 
   setvbuf(stdout, nullptr, _IOLBF, 0);
+  const std::vector<std::string> runs = {"plain-1", "plain-5", "tls-1", "tls-5", "catchup-tls"};
+  if (!o.only.empty() && std::find(runs.begin(), runs.end(), o.only) == runs.end()) {
+    std::fprintf(stderr, "ship_bench: --only %s: no such run (plain-1, plain-5, tls-1, tls-5, "
+                 "catchup-tls)\n", o.only.c_str());
+    return 2;
+  }
   auto wanted = [&](const std::string& name) { return o.only.empty() || o.only == name; };
   std::vector<RunFigures> results;
   int port = 47000 + getpid() % 1000;

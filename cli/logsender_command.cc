@@ -220,6 +220,7 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   }
   j.EndArray();
   j.Key("frames_built"); j.Uint(s.frames_built);
+  j.Key("frames_sent"); j.Uint(s.frames_sent);
   j.Key("cache_hits"); j.Uint(s.cache_hits);
   j.Key("frames_uncompressed"); j.Uint(s.frames_uncompressed);
   j.Key("zstd_level"); j.String(s.zstd_level);

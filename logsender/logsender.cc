@@ -19,7 +19,8 @@ constexpr size_t kMaxStartupSessions = 64;
 }  // namespace
 
 namespace {
-// One zstd context per pool thread, kept for the life of the process.
+// One zstd context per thread that compresses (the pool's, and the loop thread for a
+// small frame at the end), kept for the life of the process.
 wire::Compressor& PoolCompressor() {
   thread_local wire::Compressor compressor(kDefaultZstdLevel);
   return compressor;
@@ -584,6 +585,7 @@ SenderStatus LogSender::Snapshot() {
   st.primary_end = end_;
   for (auto& [id, s] : sessions_) st.receivers.push_back(DescribeReceiver(s.get()));
   st.frames_built = stats_.frames_built;
+  st.frames_sent = stats_.frames_sent;
   st.cache_hits = stats_.frames_sent - std::min(stats_.frames_sent, stats_.frames_built);
   st.frames_uncompressed = stats_.frames_uncompressed;
   st.zstd_level = DescribeZstdLevel(opts_.zstd_level);

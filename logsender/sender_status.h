@@ -29,9 +29,10 @@ struct SenderStatus {
   bool stone_connected = false;  // following the stone's subscription (else: disk)
   DurableEnd primary_end;
   std::vector<ReceiverStatus> receivers;
-  uint64_t frames_built = 0;  // reads + compressions
+  uint64_t frames_built = 0;  // reads + compressions (a frame built again counts again)
+  uint64_t frames_sent = 0;   // to all receivers together
   uint64_t cache_hits = 0;    // frames sent from the shared cache
-  uint64_t frames_uncompressed = 0;  // built without zstd (ZstdGovernor)
+  uint64_t frames_uncompressed = 0;  // built without zstd (--zstd-level off, incompressible)
   std::string zstd_level;            // "zstd 1", "uncompressed"
   uint64_t bytes_sent = 0;    // Data frame bytes queued to receivers
   uint64_t refused_connections = 0;  // before their TLS handshake or Hello ended

@@ -206,6 +206,7 @@ TEST_CASE("ReceiversAtTheSamePlaceShareOneCompression") {
   // One read and compression per frame, however many receivers got it.
   CHECK(f.sender->stats().frames_built == a->data.size());
   CHECK(f.sender->stats().frames_sent == 2 * a->data.size());
+  CHECK(f.sender->Snapshot().frames_sent == 2 * a->data.size());  // the status file's
 }
 
 TEST_CASE("WindowBoundsUnacknowledgedBytes") {

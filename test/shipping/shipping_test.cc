@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "cli/json_parse.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {
@@ -89,6 +90,15 @@ TEST_CASE("UncompressedFramesMakeTheSameArchives") {
   StopStone(c, "prod");
   ExpectConverged(c, "prod", {0});
   CHECK(c.SenderLog().find("frames uncompressed") != std::string::npos);
+  // Every frame the receiver archived went as it is (the status file, rewritten each
+  // second, catches up with the last ones).
+  const std::string status =
+      c.primary().Path("run/logsender-" + std::to_string(c.port()) + ".status");
+  CHECK(WaitFor([&] {
+    Result<cli::JsonValue> j = cli::ParseJson(ReadAll(status));
+    return j.ok() && j->Uint("frames_built") > 0 &&
+           j->Uint("frames_uncompressed") == j->Uint("frames_built");
+  }, std::chrono::seconds(5)));
 }
 
 TEST_CASE("FiveReceiversAndTheSixthIsRefused") {
