@@ -22,6 +22,10 @@ class WritableFile {
   virtual Status Append(Bytes data) = 0;
   // fdatasync: everything appended so far is durable when this returns ok.
   virtual Status Sync() = 0;
+  // A hint, not a promise: starts writing to the disk what was appended so far, without
+  // waiting, so that a Sync() after a large append finds most of it written already.
+  // Sync() is still what makes anything durable.
+  virtual void StartWriteback() {}
   // Sets the file size (and the append position) to `size`; drops preallocated space.
   virtual Status Truncate(uint64_t size) = 0;
   // Writes zeros after the append position so that the next `bytes` appended land on
@@ -76,6 +80,42 @@ class Env {
   // Takes an exclusive lock on `path` (created if missing) without waiting; Busy if
   // another process holds it. The lock file records the holder's pid.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+};
+
+// An Env that passes every call to another: test disks (a full one, one that stalls)
+// derive from it and override only what they change.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        bool truncate) override {
+    return target_->NewWritableFile(path, truncate);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) override {
+    return target_->NewRandomAccessFile(path);
+  }
+  bool FileExists(const std::string& path) override { return target_->FileExists(path); }
+  Result<uint64_t> GetFileSize(const std::string& path) override {
+    return target_->GetFileSize(path);
+  }
+  Result<std::vector<std::string>> GetChildren(const std::string& dir) override {
+    return target_->GetChildren(dir);
+  }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    return target_->RenameFile(from, to);
+  }
+  Status CreateDirs(const std::string& path) override { return target_->CreateDirs(path); }
+  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return target_->LockFile(path);
+  }
+
+ private:
+  Env* target_;
 };
 
 // Reads a whole (small) file.

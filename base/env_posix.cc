@@ -61,6 +61,14 @@ class PosixWritableFile final : public WritableFile {
     }
     return Sync();
   }
+  void StartWriteback() override {
+    if (size_ > written_back_) {
+      (void)::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                              static_cast<off_t>(size_ - written_back_),
+                              SYNC_FILE_RANGE_WRITE);
+      written_back_ = size_;
+    }
+  }
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
     return Status::OK();
@@ -70,6 +78,7 @@ class PosixWritableFile final : public WritableFile {
       return Status::FromErrno(errno, "truncate " + path_);
     }
     size_ = physical_ = size;
+    written_back_ = std::min(written_back_, size);
     return Status::OK();
   }
   Status Close() override {
@@ -93,6 +102,7 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
   uint64_t size_;      // append position
   uint64_t physical_;  // file size including preallocated zeros
+  uint64_t written_back_ = size_;  // StartWriteback() asked for the bytes before this
 };
 
 class PosixRandomAccessFile final : public RandomAccessFile {

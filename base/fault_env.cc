@@ -49,6 +49,7 @@ class FaultWritableFile final : public WritableFile {
     if (s.ok()) prealloc_end_ = std::max(prealloc_end_, want);
     return s;
   }
+  void StartWriteback() override { base_->StartWriteback(); }
   Status Close() override { return base_->Close(); }
   uint64_t Size() const override { return base_->Size(); }
   const std::string& path() const override { return base_->path(); }

@@ -148,6 +148,7 @@ Status Archive::ScanNewest(uint64_t file_id, const std::string& path) {
   } else {
     file_ = std::move(*f);
     file_id_ = file_id;
+    unhinted_bytes_ = 0;
     file_durable_size_ = end.pos.offset;
   }
   durable_ = written_ = end;
@@ -185,6 +186,7 @@ Status Archive::Append(uint64_t file_id, uint64_t offset, std::string_view raw,
       file_durable_size_ = offset;
     }
     file_id_ = file_id;
+    unhinted_bytes_ = 0;
   }
   if (file_->Size() != offset) {
     return Status::IOError(fmt::format("{}: appending at {} but the file has {} bytes",
@@ -192,35 +194,25 @@ Status Archive::Append(uint64_t file_id, uint64_t offset, std::string_view raw,
   }
   TRANSHIP_RETURN_IF_ERROR(file_->Append(AsBytes(raw)));
   unsynced_bytes_ += raw.size();
+  // A catch-up appends many large frames before one Sync(): the disk starts on each
+  // while the next is checked and written, instead of all of it waiting for Sync().
+  unhinted_bytes_ += raw.size();
+  if (unhinted_bytes_ >= kWritebackBytes) {
+    file_->StartWriteback();
+    unhinted_bytes_ = 0;
+  }
   written_ = after;
   return Status::OK();
 }
 
 Status Archive::Sync() {
-  SyncJob job = BeginSync();
-  RunSync(&job);
-  return EndSync(job);
-}
-
-Archive::SyncJob Archive::BeginSync() {
-  SyncJob job;
-  job.env = env_;
-  if (file_ && (unsynced_bytes_ > 0 || created_unsynced_)) job.file = file_.get();
-  if (dir_dirty_) job.dir = dir_;
-  return job;
-}
-
-void Archive::RunSync(SyncJob* job) {
-  if (job->file != nullptr) {
-    job->result = job->file->Sync();
-    if (!job->result.ok()) return;
+  if (file_ && (unsynced_bytes_ > 0 || created_unsynced_)) {
+    TRANSHIP_RETURN_IF_ERROR(file_->Sync());
   }
-  if (!job->dir.empty()) job->result = job->env->SyncDir(job->dir);
-}
-
-Status Archive::EndSync(const SyncJob& job) {
-  TRANSHIP_RETURN_IF_ERROR(job.result);
-  if (!job.dir.empty()) dir_dirty_ = false;
+  if (dir_dirty_) {
+    TRANSHIP_RETURN_IF_ERROR(env_->SyncDir(dir_));
+    dir_dirty_ = false;
+  }
   created_unsynced_ = false;
   if (file_) file_durable_size_ = file_->Size();
   unsynced_bytes_ = 0;

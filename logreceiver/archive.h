@@ -13,8 +13,9 @@
 // then moves durable_end(). A failed Append or Sync leaves written-but-unsynced bytes
 // behind: CutBack() truncates them so the archive again ends at durable_end().
 //
-// REQUIRES: one thread at a time; one Archive per directory and prefix (the daemon's
-// pid file lock sees to that).
+// REQUIRES: one thread at a time (the logreceiver hands it to a write job on its thread
+// pool and takes it back when the job ends); one Archive per directory and prefix (the
+// daemon's pid file lock sees to that).
 
 #include <cstdint>
 #include <memory>
@@ -46,21 +47,6 @@ class Archive {
   // Makes everything appended durable. On failure call CutBack().
   Status Sync();
 
-  // Sync() in three steps, so that the fdatasync can run on another thread while this
-  // one goes on receiving and checking (the disk writes while the CPU works):
-  //   SyncJob job = BeginSync();  // this thread: what to sync
-  //   RunSync(&job);              // any thread: fdatasync, directory fsync
-  //   Status s = EndSync(job);    // this thread: moves durable_end() if it succeeded
-  // REQUIRES: between BeginSync and EndSync, no call but the const getters.
-  struct SyncJob {
-    WritableFile* file = nullptr;  // nullptr: no file data to sync
-    Env* env = nullptr;
-    std::string dir;  // non-empty: fsync the directory (a file was created)
-    Status result;
-  };
-  SyncJob BeginSync();
-  static void RunSync(SyncJob* job);
-  Status EndSync(const SyncJob& job);
   // Truncates what was written after durable_end() (removing a file created since), so
   // the next Append continues from durable_end().
   Status CutBack();
@@ -90,6 +76,8 @@ class Archive {
   bool created_unsynced_ = false;   // file_ was created after the last successful sync
   bool dir_dirty_ = false;          // a create or remove awaits the directory fsync
   uint64_t unsynced_bytes_ = 0;
+  static constexpr uint64_t kWritebackBytes = 1u << 20;
+  uint64_t unhinted_bytes_ = 0;  // appended since the last StartWriteback()
 };
 
 }  // namespace tranship::logreceiver

@@ -40,22 +40,53 @@ LogReceiver::LogReceiver(uv_loop_t* loop, ReceiverOptions options, Connector con
       timeout_ms_(opts_.timeout_ms),
       backoff_ms_(opts_.min_backoff_ms) {}
 
-// An fdatasync on the libuv thread pool. The loop thread may also wait for it (a stop
-// or a lost link makes what was written durable at once); whichever of that wait and
-// the after-work callback comes first finishes it, and the callback frees it.
-struct LogReceiver::SyncWork {
+// A write job on the libuv thread pool: appends the checked frames it was given to the
+// archive, then makes them durable (fdatasync; the directory's fsync after a create).
+// While it runs the job owns the archive; the loop thread goes on receiving, decompressing
+// and checking the next frames. The loop thread may also wait for it (a stop or a lost
+// link); whichever of that wait and the after-work callback comes first finishes it, and
+// the callback frees it.
+struct LogReceiver::WriteWork {
   uv_work_t req;
   LogReceiver* receiver = nullptr;
-  Archive::SyncJob job;
+  Archive* archive = nullptr;
+  std::vector<HeldChunk> chunks;
+  StreamEnd last_after;  // where the archive ends once the chunks are written
+  uint64_t bytes = 0;
+  // The outcome, set on the pool thread: on failure, what could not be written.
+  Status status;
+  uint64_t failed_file = 0;
+  uint64_t failed_offset = 0;
+  uint64_t failed_bytes = 0;
   std::mutex mu;
   std::condition_variable cv;
-  bool done = false;      // RunSync returned (guarded by mu)
-  bool finished = false;  // FinishSync ran (loop thread)
+  bool done = false;      // Run returned (guarded by mu)
+  bool finished = false;  // FinishWrite ran (loop thread)
+
+  void Run() {
+    for (const HeldChunk& c : chunks) {
+      status = archive->Append(c.file_id, c.offset, c.raw, c.after);
+      if (!status.ok()) {
+        failed_file = c.file_id;
+        failed_offset = c.offset;
+        failed_bytes = c.raw.size();
+        return;
+      }
+    }
+    Position at = archive->written_end().pos;
+    uint64_t unsynced = archive->unsynced_bytes();
+    status = archive->Sync();
+    if (!status.ok()) {
+      failed_file = at.file_id;
+      failed_offset = at.offset;
+      failed_bytes = unsynced;
+    }
+  }
 };
 
 LogReceiver::~LogReceiver() {
   // The owner runs the loop until Stop() has closed everything.
-  assert(open_handles_ == 0 && !transport_ && sync_ == nullptr);
+  assert(open_handles_ == 0 && !transport_ && write_ == nullptr);
 }
 
 void LogReceiver::SetState(State s, std::string_view why) {
@@ -81,7 +112,7 @@ Status LogReceiver::Start() {
     TS_LOG_INFO("archive {} ends at {} (TID {}, lineage {})", opts_.archive_dir,
                 end.pos.ToString(), end.tid, end.lineage.ToHex());
   }
-  last_acked_ = end.ToDurableEnd();
+  last_acked_ = archive_end_ = end.ToDurableEnd();
   uv_timer_init(loop_, &retry_timer_);
   uv_timer_init(loop_, &tick_timer_);
   uv_check_init(loop_, &flush_check_);
@@ -365,123 +396,115 @@ Status LogReceiver::HandleData(std::string_view body) {
     }
     raw = payload;
   }
-  StreamEnd after = held_.empty() ? archive_.written_end() : held_.back().after;
+  StreamEnd after = CheckedEnd();
   TRANSHIP_RETURN_IF_ERROR(CheckChunk(name, h.file_id, h.offset, raw, &after));
-  if (sync_ == nullptr) {
-    (void)AppendChecked(h.file_id, h.offset, raw, after);  // a failure dropped the link
-    return Status::OK();
-  }
-  held_bytes_ += raw.size();
+  // The frame is kept until a write job takes it: the decompressed buffer itself, or a
+  // copy of the frame's body (which the transport's buffer holds only until we return).
   std::string bytes;
   if (raw.data() == raw_.data()) {
-    // The decompressed buffer itself is held; decompress the next frame into a spare.
     bytes.swap(raw_);
     if (!spare_.empty()) {
       raw_.swap(spare_.back());
       spare_.pop_back();
     }
   } else {
+    if (!spare_.empty()) {
+      bytes.swap(spare_.back());
+      spare_.pop_back();
+    }
     bytes.assign(raw);
   }
-  held_.push_back(HeldChunk{h.file_id, h.offset, std::move(bytes), after});
-  if (held_bytes_ >= kMaxHeldBytes && !read_paused_) {
+  pending_bytes_ += bytes.size();
+  pending_.push_back(HeldChunk{h.file_id, h.offset, std::move(bytes), after});
+  if (pending_bytes_ + (write_ ? write_->bytes : 0) >= kMaxHeldBytes && !read_paused_) {
     read_paused_ = true;
     transport_->PauseReading();
   }
   return Status::OK();
 }
 
-Status LogReceiver::AppendChecked(uint64_t file_id, uint64_t offset, std::string_view raw,
-                                  const StreamEnd& after) {
-  Status w = archive_.Append(file_id, offset, raw, after);
-  if (!w.ok()) DiskFull(w, raw.size(), file_id, offset);
-  return w;
+StreamEnd LogReceiver::CheckedEnd() const {
+  if (!pending_.empty()) return pending_.back().after;
+  if (write_ != nullptr) return write_->last_after;
+  return archive_.written_end();
 }
 
 void LogReceiver::FlushStep() {
-  if (sync_ != nullptr || archive_.unsynced_bytes() == 0) return;
-  StartSync();
+  if (write_ != nullptr || pending_.empty()) return;
+  StartWrite(/*here=*/false);
 }
 
-void LogReceiver::StartSync() {
-  auto* w = new SyncWork;
+void LogReceiver::StartWrite(bool here) {
+  auto* w = new WriteWork;
   w->req.data = w;
   w->receiver = this;
-  w->job = archive_.BeginSync();
-  sync_ = w;
-  int rc = uv_queue_work(
+  w->archive = &archive_;
+  w->chunks.reserve(pending_.size());
+  for (HeldChunk& c : pending_) w->chunks.push_back(std::move(c));
+  w->last_after = pending_.back().after;
+  w->bytes = pending_bytes_;
+  pending_.clear();
+  pending_bytes_ = 0;
+  write_ = w;
+  int rc = here ? -1 : uv_queue_work(
       loop_, &w->req,
       [](uv_work_t* req) {
-        auto* w = static_cast<SyncWork*>(req->data);
-        Archive::RunSync(&w->job);
+        auto* w = static_cast<WriteWork*>(req->data);
+        w->Run();
         std::lock_guard<std::mutex> l(w->mu);
         w->done = true;
         w->cv.notify_all();
       },
       [](uv_work_t* req, int) {
-        std::unique_ptr<SyncWork> w(static_cast<SyncWork*>(req->data));
-        if (!w->finished) w->receiver->FinishSync();
+        std::unique_ptr<WriteWork> w(static_cast<WriteWork*>(req->data));
+        if (!w->finished) w->receiver->FinishWrite();
       });
   if (rc != 0) {
-    // Only fails for bad arguments: sync here rather than not at all.
-    Archive::RunSync(&w->job);
+    // Asked to, or the pool refused (only for bad arguments): write on this thread.
+    w->Run();
     w->done = true;
-    FinishSync();
+    FinishWrite();
     delete w;
   }
 }
 
-void LogReceiver::WaitForSync() {
-  if (sync_ == nullptr) return;
+void LogReceiver::WaitForWrite() {
+  if (write_ == nullptr) return;
   {
-    std::unique_lock<std::mutex> l(sync_->mu);
-    sync_->cv.wait(l, [this] { return sync_->done; });
+    std::unique_lock<std::mutex> l(write_->mu);
+    write_->cv.wait(l, [this] { return write_->done; });
   }
-  FinishSync();
+  FinishWrite();
 }
 
-void LogReceiver::FinishSync() {
-  SyncWork* w = sync_;
-  sync_ = nullptr;
+void LogReceiver::FinishWrite() {
+  WriteWork* w = write_;
+  write_ = nullptr;
   w->finished = true;
-  Position at = archive_.written_end().pos;
-  uint64_t bytes = archive_.unsynced_bytes();
-  Status s = archive_.EndSync(w->job);
-  if (!s.ok()) {
-    DiskFull(s, bytes, at.file_id, at.offset);  // drops what is held too
-    return;
-  }
-  Synced();
-  while (!held_.empty()) {
-    HeldChunk c = std::move(held_.front());
-    held_.pop_front();
-    held_bytes_ -= c.raw.size();
-    if (!AppendChecked(c.file_id, c.offset, c.raw, c.after).ok()) return;
+  for (HeldChunk& c : w->chunks) {
     if (spare_.size() < kMaxSpares && c.raw.capacity() <= kMaxSpareBytes) {
       spare_.push_back(std::move(c.raw));
     }
   }
-  if (read_paused_) {
+  w->chunks.clear();
+  if (!w->status.ok()) {
+    DiskFull(w->status, w->failed_bytes, w->failed_file, w->failed_offset);  // drops pending
+    return;
+  }
+  Synced();
+  if (read_paused_ && pending_bytes_ < kMaxHeldBytes) {
     read_paused_ = false;
     if (transport_ && !dropping_) transport_->ResumeReading();
   }
 }
 
 void LogReceiver::FlushNow() {
-  WaitForSync();
-  if (archive_.unsynced_bytes() == 0) return;
-  Position at = archive_.written_end().pos;
-  uint64_t bytes = archive_.unsynced_bytes();
-  Status s = archive_.Sync();
-  if (!s.ok()) {
-    DiskFull(s, bytes, at.file_id, at.offset);
-    return;
-  }
-  Synced();
+  WaitForWrite();
+  if (!pending_.empty()) StartWrite(/*here=*/true);
 }
 
 void LogReceiver::Synced() {
-  DurableEnd end = archive_.durable_end().ToDurableEnd();
+  DurableEnd end = archive_end_ = archive_.durable_end().ToDurableEnd();
   if (state_ == State::kDiskFull) {
     TS_LOG_INFO("archive writes succeed again in {}", opts_.archive_dir);
     last_error_.clear();
@@ -525,11 +548,12 @@ void LogReceiver::Tick() {
 void LogReceiver::DiskFull(const Status& why, uint64_t needed, uint64_t file_id,
                            uint64_t offset) {
   // Frames held during an fdatasync follow what is cut: the sender sends them again.
-  held_.clear();
-  held_bytes_ = 0;
+  pending_.clear();
+  pending_bytes_ = 0;
   Status cut = archive_.CutBack();
   if (!cut.ok()) TS_LOG_ERROR("cannot cut the archive back: {}", cut.ToString());
   const StreamEnd& end = archive_.durable_end();
+  archive_end_ = end.ToDurableEnd();
   last_error_ = fmt::format("cannot write the archive in {}: {}", opts_.archive_dir,
                             why.message());
   if (state_ != State::kDiskFull) {
@@ -552,7 +576,7 @@ void LogReceiver::Drop(const Status& why) {
   if (!transport_ || dropping_) return;
   last_error_ = why.message();
   TS_LOG_ERROR("dropping the connection to the logsender at {}: {}; will resume from {}",
-               peer_, why.message(), archive_.written_end().pos.ToString());
+               peer_, why.message(), CheckedEnd().pos.ToString());
   dropping_ = true;
   transport_->Close(why);
 }
@@ -592,6 +616,7 @@ void LogReceiver::OnClosed(const Status& why) {
       TS_LOG_ERROR("archive scan failed: {}", s.ToString());
       last_error_ = s.message();
     } else if (!(archive_.durable_end() == before)) {
+      archive_end_ = archive_.durable_end().ToDurableEnd();
       TS_LOG_WARN("the archive's end moved from {} to {} between connections",
                   before.pos.ToString(), archive_.durable_end().pos.ToString());
     }
@@ -641,7 +666,7 @@ void LogReceiver::Stop(std::string_view why) {
 
 void LogReceiver::CloseHandles() {
   if (open_handles_ != 3) return;
-  WaitForSync();
+  WaitForWrite();
   auto closed = [](uv_handle_t* h) { static_cast<LogReceiver*>(h->data)->open_handles_--; };
   uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), closed);
@@ -652,7 +677,7 @@ LogReceiver::Snapshot LogReceiver::status() const {
   Snapshot s;
   s.state = state_;
   s.peer = transport_ ? peer_ : "";
-  s.archive_end = archive_.durable_end().ToDurableEnd();
+  s.archive_end = archive_end_;
   s.primary_end = primary_end_;
   s.primary_known = primary_known_;
   s.last_error = last_error_;

@@ -17,10 +17,10 @@
 //     while it cannot say                                    (state waiting for stone)
 //   connect to the sender, say Hello with that end        (state connecting, handshake)
 //   Welcome: stream; Refuse: log the sender's words, wait (refused)
-//   for each Data frame: check it follows, decompress, validate every record, append
-//     (held in memory instead while an fdatasync runs, and appended once it ended)
-//   after the frames that arrived together: fdatasync on the thread pool, so that the
-//     next frames are received and checked meanwhile; once it ended, Ack, on_durable
+//   for each Data frame: check it follows, decompress, validate every record, keep it
+//   after the frames that arrived together: one write job on the thread pool appends
+//     them and fdatasyncs, so that the next frames are received, decompressed and
+//     checked meanwhile; once it ended, Ack, on_durable
 //   every tick: keepalive after 1 s of silence; drop a sender silent for the timeout
 //   a write or sync fails (disk full): cut back to the durable end, stop acking, drop
 //     the link, retry every 2 s from the durable end                    (disk full)
@@ -128,9 +128,10 @@ class LogReceiver {
 
   State state() const { return state_; }
   Snapshot status() const;
+  // REQUIRES: !syncing() (a write job owns the archive while it runs).
   const Archive& archive() const { return archive_; }
-  // An fdatasync is running on the thread pool (tests wait for it as for a disk).
-  bool syncing() const { return sync_ != nullptr; }
+  // A write job is running on the thread pool (tests wait for it as for a disk).
+  bool syncing() const { return write_ != nullptr; }
 
   // After each fdatasync that moved the archive's end (standby notification).
   std::function<void(const DurableEnd&)> on_durable;
@@ -152,14 +153,13 @@ class LogReceiver {
   Status HandleWelcome(std::string_view body);
   Status HandleRefuse(std::string_view body);
   Status HandleData(std::string_view body);
-  void FlushStep();  // each loop iteration: start an fdatasync of what was written
-  void StartSync();
-  void FinishSync();  // the fdatasync ended: Ack and notify, append the held frames
-  void WaitForSync();
-  void FlushNow();  // fdatasync on this thread (stop, lost link)
+  StreamEnd CheckedEnd() const;  // where the last checked frame ends
+  void FlushStep();  // each loop iteration: a write job for the frames checked
+  void StartWrite(bool here);  // here: on this thread, not the pool
+  void FinishWrite();  // the job ended: Ack and notify, or disk full
+  void WaitForWrite();
+  void FlushNow();  // write what was checked, on this thread (stop, lost link)
   void Synced();    // durable_end() moved: Ack, notify
-  Status AppendChecked(uint64_t file_id, uint64_t offset, std::string_view raw,
-                       const StreamEnd& after);
   void Tick();       // keepalive and timeout
   void DiskFull(const Status& why, uint64_t needed, uint64_t file_id, uint64_t offset);
   void Drop(const Status& why);
@@ -199,11 +199,14 @@ class LogReceiver {
   DurableEnd primary_end_;
   bool primary_known_ = false;
   DurableEnd last_acked_;
+  DurableEnd archive_end_;  // the archive's durable end, as this thread last saw it
 
-  // An fdatasync on the thread pool; frames checked meanwhile wait in held_. At most
-  // kMaxHeldBytes are held: beyond that reading pauses (the sender's window keeps a
-  // well-behaved sender far below it).
-  struct SyncWork;
+  // Frames checked and not yet written wait in pending_ until the write job running
+  // (at most one) ends; the next job takes them all, so the batch grows with the
+  // disk's latency (group commit). At most kMaxHeldBytes wait or are being written:
+  // beyond that reading pauses (the sender's window keeps a well-behaved sender far
+  // below it).
+  struct WriteWork;
   struct HeldChunk {
     uint64_t file_id;
     uint64_t offset;
@@ -211,13 +214,13 @@ class LogReceiver {
     StreamEnd after;
   };
   static constexpr uint64_t kMaxHeldBytes = 64u << 20;
-  // Buffers of held frames, reused for decompressing (no allocation per frame).
+  // Buffers of written frames, reused for the next ones (no allocation per frame).
   static constexpr size_t kMaxSpares = 4;
   static constexpr size_t kMaxSpareBytes = 4u << 20;
   std::vector<std::string> spare_;
-  SyncWork* sync_ = nullptr;
-  std::deque<HeldChunk> held_;
-  uint64_t held_bytes_ = 0;
+  WriteWork* write_ = nullptr;
+  std::vector<HeldChunk> pending_;
+  uint64_t pending_bytes_ = 0;
   bool read_paused_ = false;
 
   uv_timer_t retry_timer_;

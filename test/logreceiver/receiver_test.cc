@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "base/coding.h"
 #include "base/fault_env.h"
@@ -74,6 +77,8 @@ class Fixture {
       connector_.DeliverCloses();
     }
   }
+  // One loop iteration, without waiting for anything.
+  void RunOnce() { uv_run(&loop_, UV_RUN_NOWAIT); }
   // Runs the loop until `cond` holds (timers fire) or 10 s pass.
   bool RunUntil(const std::function<bool()>& cond) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -395,6 +400,108 @@ TEST_CASE("AcksFollowTheSyncAndNeverExceedWhatWasWritten") {
   // A power cut now keeps everything acknowledged.
   REQUIRE(fenv.DropUnsyncedData().ok());
   CHECK(Size(fx.ArchivePath(1)) == acks[0].durable.offset);
+}
+
+// A disk whose appends wait at a gate until the test opens it (at most 10 s, so that a
+// receiver writing on its loop thread fails the test instead of hanging it), and that
+// notes which threads appended while the gate was shut.
+class GatedEnv final : public EnvWrapper {
+ public:
+  explicit GatedEnv(std::thread::id loop_thread)
+      : EnvWrapper(Env::Default()), loop_thread_(loop_thread) {}
+
+  // Waits until an append is waiting at the gate (10 s at most).
+  bool WaitForAppend() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return waiting_ > 0; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int appends_on_loop_while_shut() {
+    std::lock_guard<std::mutex> l(mu_);
+    return on_loop_while_shut_;
+  }
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        bool truncate) override {
+    auto f = target()->NewWritableFile(path, truncate);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<WritableFile>(new File(this, std::move(*f)));
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(GatedEnv* env, std::unique_ptr<WritableFile> base)
+        : env_(env), base_(std::move(base)) {}
+    Status Append(Bytes data) override {
+      env_->Gate();
+      return base_->Append(data);
+    }
+    Status Sync() override { return base_->Sync(); }
+    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+    Status Preallocate(uint64_t bytes) override { return base_->Preallocate(bytes); }
+    Status Close() override { return base_->Close(); }
+    uint64_t Size() const override { return base_->Size(); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    GatedEnv* env_;
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  void Gate() {
+    std::unique_lock<std::mutex> l(mu_);
+    if (open_) return;
+    if (std::this_thread::get_id() == loop_thread_) on_loop_while_shut_++;
+    waiting_++;
+    cv_.notify_all();
+    cv_.wait_for(l, std::chrono::seconds(10), [&] { return open_; });
+    waiting_--;
+  }
+
+  std::thread::id loop_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int waiting_ = 0;
+  int on_loop_while_shut_ = 0;
+};
+
+TEST_CASE("FramesAreCheckedWhileTheDiskWrites") {
+  SourceLog src;
+  src.Commit(30, 2);
+  src.Close();
+  auto chunks = src.Chunks(1, 3);
+  REQUIRE(chunks.size() >= 5);
+  GatedEnv genv(std::this_thread::get_id());
+  Fixture fx(&genv);
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  l->Deliver(DataFrame(1, chunks[0].first, chunks[0].second));
+  // The write job starts at the end of this loop iteration and waits at the gate.
+  fx.RunOnce();
+  REQUIRE(genv.WaitForAppend());
+  CHECK(fx.receiver().syncing());
+  // Meanwhile the loop receives and checks the next frames, and finds a bad one at
+  // once: the disk does not hold up the checks.
+  l->Deliver(DataFrame(1, chunks[1].first, chunks[1].second));
+  l->Deliver(DataFrame(1, chunks[2].first, chunks[2].second));
+  l->Deliver(DataFrame(1, chunks[4].first, chunks[4].second));
+  CHECK(l->closed_by_receiver);
+  CHECK_MESSAGE(l->close_reason.message().find("does not follow") != std::string::npos,
+                l->close_reason.ToString());
+  CHECK(l->Acks().empty());  // nothing is durable yet
+  CHECK(genv.appends_on_loop_while_shut() == 0);
+  genv.Open();
+  fx.Pump();
+  // The frames checked before the bad one are all written and made durable.
+  CHECK(Size(fx.ArchivePath(1)) == chunks[3].first);
+  auto next = fx.Connected();
+  CHECK(next->GetHello().resume == Position{1, chunks[3].first});
 }
 
 TEST_CASE("DiskFullStopsAckingCutsBackAndResumesWhenSpaceReturns") {
