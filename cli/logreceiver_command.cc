@@ -236,6 +236,7 @@ Status Serve(const Home& home, const ReceiverConfig& c, ReadinessNotifier* notif
   const std::string status_path = RunPath(home, c.base, "status");
   const std::string pid_path = RunPath(home, c.base, "pid");
   receiver.on_durable = [&](const DurableEnd& end) { standby.Notify(end); };
+  receiver.on_written = [&](const DurableEnd& end) { standby.Notify(end); };
   receiver.on_state = [&](LogReceiver::State) { WriteStatusFile(status_path, c, receiver); };
 
   standby.Start();  // first, so that the receiver's first question finds it connecting

@@ -431,6 +431,25 @@ StreamEnd LogReceiver::CheckedEnd() const {
 
 void LogReceiver::FlushStep() {
   if (write_ != nullptr || pending_.empty()) return;
+  if (pending_bytes_ <= opts_.inline_write_bytes) {
+    // A few small frames, as while streaming: written here, which costs less than the
+    // thread switches of a job, and the standby is told at once, so that it replays
+    // them while the fdatasync runs (it reads whatever is complete in the files).
+    for (size_t i = 0; i < pending_.size(); i++) {
+      HeldChunk& c = pending_[i];
+      Status s = archive_.Append(c.file_id, c.offset, c.raw, c.after);
+      if (!s.ok()) {
+        DiskFull(s, c.raw.size(), c.file_id, c.offset);  // drops pending_
+        return;
+      }
+      if (spare_.size() < kMaxSpares && c.raw.capacity() <= kMaxSpareBytes) {
+        spare_.push_back(std::move(c.raw));
+      }
+    }
+    pending_.clear();
+    pending_bytes_ = 0;
+    if (on_written) on_written(archive_.written_end().ToDurableEnd());
+  }
   StartWrite(/*here=*/false);
 }
 
@@ -441,7 +460,7 @@ void LogReceiver::StartWrite(bool here) {
   w->archive = &archive_;
   w->chunks.reserve(pending_.size());
   for (HeldChunk& c : pending_) w->chunks.push_back(std::move(c));
-  w->last_after = pending_.back().after;
+  w->last_after = pending_.empty() ? archive_.written_end() : pending_.back().after;
   w->bytes = pending_bytes_;
   pending_.clear();
   pending_bytes_ = 0;

@@ -20,7 +20,8 @@
 //   for each Data frame: check it follows, decompress, validate every record, keep it
 //   after the frames that arrived together: one write job on the thread pool appends
 //     them and fdatasyncs, so that the next frames are received, decompressed and
-//     checked meanwhile; once it ended, Ack, on_durable
+//     checked meanwhile; once it ended, Ack, on_durable. A few small frames (streaming)
+//     are appended on this thread instead, on_written, and the job only fdatasyncs
 //   every tick: keepalive after 1 s of silence; drop a sender silent for the timeout
 //   a write or sync fails (disk full): cut back to the durable end, stop acking, drop
 //     the link, retry every 2 s from the durable end                    (disk full)
@@ -84,6 +85,10 @@ struct ReceiverOptions {
   uint32_t max_backoff_ms = 5000;  // a restart; 5 s bounds the load of a dead sender
   uint32_t refused_retry_ms = 30000;  // fork in time / tranlog gone: an operator acts
   uint32_t disk_full_retry_ms = 2000;
+  // Frames that arrived together and hold at most this many bytes are written on the
+  // loop thread (a write is cheaper than the thread switches of a job); larger batches
+  // are written by the job. Tests set 0 to send everything through the job.
+  uint64_t inline_write_bytes = 64u << 10;
 };
 
 // Opens a transport to the sender; `done` runs once, later, on the loop thread.
@@ -135,6 +140,9 @@ class LogReceiver {
 
   // After each fdatasync that moved the archive's end (standby notification).
   std::function<void(const DurableEnd&)> on_durable;
+  // After small frames were written, before their fdatasync: the standby may replay
+  // them already (continuous restore reads what is complete in the files).
+  std::function<void(const DurableEnd&)> on_written;
   // After each state change (status file).
   std::function<void(State)> on_state;
 

@@ -146,6 +146,7 @@ void StandbyLink::OnRead(ssize_t nread, const uv_buf_t* buf) {
 }
 
 void StandbyLink::Notify(const DurableEnd& end) {
+  if (have_latest_ && end == latest_) return;  // written, then durable: one wake-up
   latest_ = end;
   have_latest_ = true;
   latest_sent_ = false;

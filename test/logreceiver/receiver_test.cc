@@ -402,16 +402,17 @@ TEST_CASE("AcksFollowTheSyncAndNeverExceedWhatWasWritten") {
   CHECK(Size(fx.ArchivePath(1)) == acks[0].durable.offset);
 }
 
-// A disk whose appends wait at a gate until the test opens it (at most 10 s, so that a
-// receiver writing on its loop thread fails the test instead of hanging it), and that
-// notes which threads appended while the gate was shut.
+// A disk whose appends (or fdatasyncs) wait at a gate until the test opens it (at most
+// 10 s, so that a receiver writing on its loop thread fails the test instead of hanging
+// it), and that notes which threads reached the gate while it was shut.
 class GatedEnv final : public EnvWrapper {
  public:
-  explicit GatedEnv(std::thread::id loop_thread)
-      : EnvWrapper(Env::Default()), loop_thread_(loop_thread) {}
+  enum class Gate { kAppend, kSync };
+  GatedEnv(std::thread::id loop_thread, Gate gate)
+      : EnvWrapper(Env::Default()), loop_thread_(loop_thread), gate_(gate) {}
 
-  // Waits until an append is waiting at the gate (10 s at most).
-  bool WaitForAppend() {
+  // Waits until an operation is waiting at the gate (10 s at most).
+  bool WaitForGate() {
     std::unique_lock<std::mutex> l(mu_);
     return cv_.wait_for(l, std::chrono::seconds(10), [&] { return waiting_ > 0; });
   }
@@ -420,7 +421,7 @@ class GatedEnv final : public EnvWrapper {
     open_ = true;
     cv_.notify_all();
   }
-  int appends_on_loop_while_shut() {
+  int on_loop_while_shut() {
     std::lock_guard<std::mutex> l(mu_);
     return on_loop_while_shut_;
   }
@@ -438,10 +439,13 @@ class GatedEnv final : public EnvWrapper {
     File(GatedEnv* env, std::unique_ptr<WritableFile> base)
         : env_(env), base_(std::move(base)) {}
     Status Append(Bytes data) override {
-      env_->Gate();
+      env_->Wait(Gate::kAppend);
       return base_->Append(data);
     }
-    Status Sync() override { return base_->Sync(); }
+    Status Sync() override {
+      env_->Wait(Gate::kSync);
+      return base_->Sync();
+    }
     Status Truncate(uint64_t size) override { return base_->Truncate(size); }
     Status Preallocate(uint64_t bytes) override { return base_->Preallocate(bytes); }
     Status Close() override { return base_->Close(); }
@@ -453,7 +457,8 @@ class GatedEnv final : public EnvWrapper {
     std::unique_ptr<WritableFile> base_;
   };
 
-  void Gate() {
+  void Wait(Gate op) {
+    if (op != gate_) return;
     std::unique_lock<std::mutex> l(mu_);
     if (open_) return;
     if (std::this_thread::get_id() == loop_thread_) on_loop_while_shut_++;
@@ -464,6 +469,7 @@ class GatedEnv final : public EnvWrapper {
   }
 
   std::thread::id loop_thread_;
+  Gate gate_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;
@@ -477,14 +483,16 @@ TEST_CASE("FramesAreCheckedWhileTheDiskWrites") {
   src.Close();
   auto chunks = src.Chunks(1, 3);
   REQUIRE(chunks.size() >= 5);
-  GatedEnv genv(std::this_thread::get_id());
+  GatedEnv genv(std::this_thread::get_id(), GatedEnv::Gate::kAppend);
   Fixture fx(&genv);
-  fx.StartReceiver();
+  auto o = fx.Options();
+  o.inline_write_bytes = 0;  // every frame goes through the write job
+  fx.StartReceiver(o);
   auto l = fx.Streaming();
   l->Deliver(DataFrame(1, chunks[0].first, chunks[0].second));
   // The write job starts at the end of this loop iteration and waits at the gate.
   fx.RunOnce();
-  REQUIRE(genv.WaitForAppend());
+  REQUIRE(genv.WaitForGate());
   CHECK(fx.receiver().syncing());
   // Meanwhile the loop receives and checks the next frames, and finds a bad one at
   // once: the disk does not hold up the checks.
@@ -495,13 +503,47 @@ TEST_CASE("FramesAreCheckedWhileTheDiskWrites") {
   CHECK_MESSAGE(l->close_reason.message().find("does not follow") != std::string::npos,
                 l->close_reason.ToString());
   CHECK(l->Acks().empty());  // nothing is durable yet
-  CHECK(genv.appends_on_loop_while_shut() == 0);
+  CHECK(genv.on_loop_while_shut() == 0);
   genv.Open();
   fx.Pump();
   // The frames checked before the bad one are all written and made durable.
   CHECK(Size(fx.ArchivePath(1)) == chunks[3].first);
   auto next = fx.Connected();
   CHECK(next->GetHello().resume == Position{1, chunks[3].first});
+}
+
+TEST_CASE("SmallFramesAreWrittenAndAnnouncedBeforeTheirFdatasync") {
+  SourceLog src;
+  src.Commit(10, 2);
+  src.Close();
+  auto chunks = src.Chunks(1, 3);
+  REQUIRE(chunks.size() >= 2);
+  GatedEnv genv(std::this_thread::get_id(), GatedEnv::Gate::kSync);
+  Fixture fx(&genv);
+  fx.StartReceiver();  // frames up to 64 KiB are written on the loop thread
+  std::vector<DurableEnd> written, durable;
+  fx.receiver().on_written = [&](const DurableEnd& e) { written.push_back(e); };
+  fx.receiver().on_durable = [&](const DurableEnd& e) { durable.push_back(e); };
+  auto l = fx.Streaming();
+  l->Deliver(DataFrame(1, chunks[0].first, chunks[0].second));
+  l->Deliver(DataFrame(1, chunks[1].first, chunks[1].second));
+  fx.RunOnce();
+  // The frames are in the file and announced while the fdatasync still waits...
+  REQUIRE(genv.WaitForGate());
+  CHECK(genv.on_loop_while_shut() == 0);  // ...which runs on the thread pool
+  const uint64_t end = chunks[1].first + chunks[1].second.size();
+  CHECK(Size(fx.ArchivePath(1)) == end);
+  REQUIRE(written.size() == 1);
+  CHECK(written[0].pos == Position{1, end});
+  CHECK(durable.empty());
+  CHECK(l->Acks().empty());  // the Ack still waits for the fdatasync
+  genv.Open();
+  fx.Pump();
+  REQUIRE(durable.size() == 1);
+  CHECK(durable[0].pos == Position{1, end});
+  auto acks = l->Acks();
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].durable == Position{1, end});
 }
 
 TEST_CASE("DiskFullStopsAckingCutsBackAndResumesWhenSpaceReturns") {
