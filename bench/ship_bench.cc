@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -238,6 +239,31 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
   return r;
 }
 
+// What this machine's disk and page cache allow a receiver: one thread writing `mb` MB
+// into a new file, 1 MiB at a time with writeback started after each, then fdatasync,
+// as the logreceiver's archive writes a catch-up. A catch-up cannot go faster.
+double WriteCeilingMbPerS(const std::string& dir, uint64_t mb) {
+  std::string path = dir + "/write-ceiling";
+  auto f = Env::Default()->NewWritableFile(path, true);
+  if (!f.ok()) return 0;
+  std::string block(1u << 20, '\0');
+  std::mt19937_64 rng(7);
+  for (size_t i = 0; i + 8 <= block.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&block[i], &v, 8);
+  }
+  uint64_t t0 = MonotonicNanos();
+  for (uint64_t i = 0; i < mb; i++) {
+    if (!(*f)->Append(AsBytes(block)).ok()) return 0;
+    (*f)->StartWriteback();
+  }
+  if (!(*f)->Sync().ok()) return 0;
+  double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
+  (void)(*f)->Close();
+  fs::remove(path);
+  return static_cast<double>(mb) * (1 << 20) / 1e6 / secs;
+}
+
 double CompressionRatio(const std::string& history) {
   wire::Compressor c(1);
   std::string raw, out;
@@ -312,6 +338,7 @@ int main(int argc, char** argv) {
   std::vector<RunFigures> results;
   int port = 47000 + getpid() % 1000;
   double ratio = 0;
+  double ceiling = 0;  // MB/s of one thread writing a new file (catch-up run only)
   if (o.only.empty() || o.only != "catchup-tls") {
     std::printf("writing %llu MB of tranlog...\n", static_cast<unsigned long long>(o.mb));
     std::string small = o.dir + "/history";
@@ -333,6 +360,7 @@ int main(int argc, char** argv) {
     std::string big = o.dir + "/history-big";
     uint64_t big_records = MakeHistory(big, o.catchup_mb);
     if (ratio == 0) ratio = CompressionRatio(big);
+    ceiling = WriteCeilingMbPerS(o.dir, o.catchup_mb);
     results.push_back(RunOne(o, "catchup-tls", big, big_records, 1, true, port++));
     if (!o.keep) fs::remove_all(big);
   }
@@ -348,7 +376,15 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(r.frames_sent));
   }
   std::printf("zstd level 1 compression ratio on 1 MiB frames: %.2f\n", ratio);
-  std::string json = "{\"compression_ratio\": " + fmt::format("{:.2f}", ratio) + ", \"runs\": [\n";
+  if (ceiling > 0) {
+    std::printf("write ceiling: %.0f MB/s (one thread writing %llu MB into a new file in %s "
+                "and syncing it, as a receiver's archive does)\n",
+                ceiling, static_cast<unsigned long long>(o.catchup_mb), o.dir.c_str());
+  }
+  std::string json = "{\"compression_ratio\": " + fmt::format("{:.2f}", ratio) +
+                     (ceiling > 0 ? fmt::format(", \"write_ceiling_mb_per_s\": {:.0f}", ceiling)
+                                  : std::string()) +
+                     ", \"runs\": [\n";
   for (size_t i = 0; i < results.size(); i++) {
     const RunFigures& r = results[i];
     json += fmt::format(
