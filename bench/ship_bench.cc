@@ -242,10 +242,10 @@ RunFigures RunOne(const Options& o, const std::string& name, const std::string& 
 // What this machine's disk and page cache allow a receiver: one thread writing `mb` MB
 // into a new file, 1 MiB at a time with writeback started after each, then fdatasync,
 // as the logreceiver's archive writes a catch-up. A catch-up cannot go faster.
-double WriteCeilingMbPerS(const std::string& dir, uint64_t mb) {
+Result<double> WriteCeilingMbPerS(const std::string& dir, uint64_t mb) {
   std::string path = dir + "/write-ceiling";
   auto f = Env::Default()->NewWritableFile(path, true);
-  if (!f.ok()) return 0;
+  if (!f.ok()) return f.status();
   std::string block(1u << 20, '\0');
   std::mt19937_64 rng(7);
   for (size_t i = 0; i + 8 <= block.size(); i += 8) {
@@ -253,14 +253,16 @@ double WriteCeilingMbPerS(const std::string& dir, uint64_t mb) {
     std::memcpy(&block[i], &v, 8);
   }
   uint64_t t0 = MonotonicNanos();
-  for (uint64_t i = 0; i < mb; i++) {
-    if (!(*f)->Append(AsBytes(block)).ok()) return 0;
+  Status s;
+  for (uint64_t i = 0; i < mb && s.ok(); i++) {
+    s = (*f)->Append(AsBytes(block));
     (*f)->StartWriteback();
   }
-  if (!(*f)->Sync().ok()) return 0;
+  if (s.ok()) s = (*f)->Sync();
   double secs = static_cast<double>(MonotonicNanos() - t0) / 1e9;
   (void)(*f)->Close();
-  fs::remove(path);
+  fs::remove(path);  // also after a failure: a full disk gets its space back
+  if (!s.ok()) return s;
   return static_cast<double>(mb) * (1 << 20) / 1e6 / secs;
 }
 
@@ -360,7 +362,13 @@ int main(int argc, char** argv) {
     std::string big = o.dir + "/history-big";
     uint64_t big_records = MakeHistory(big, o.catchup_mb);
     if (ratio == 0) ratio = CompressionRatio(big);
-    ceiling = WriteCeilingMbPerS(o.dir, o.catchup_mb);
+    Result<double> c = WriteCeilingMbPerS(o.dir, o.catchup_mb);
+    if (c.ok()) {
+      ceiling = *c;
+    } else {
+      std::fprintf(stderr, "ship_bench: cannot measure the write ceiling: %s\n",
+                   c.status().ToString().c_str());
+    }
     results.push_back(RunOne(o, "catchup-tls", big, big_records, 1, true, port++));
     if (!o.keep) fs::remove_all(big);
   }
