@@ -403,15 +403,9 @@ Status LogReceiver::HandleData(std::string_view body) {
   std::string bytes;
   if (raw.data() == raw_.data()) {
     bytes.swap(raw_);
-    if (!spare_.empty()) {
-      raw_.swap(spare_.back());
-      spare_.pop_back();
-    }
+    raw_ = TakeSpare();
   } else {
-    if (!spare_.empty()) {
-      bytes.swap(spare_.back());
-      spare_.pop_back();
-    }
+    bytes = TakeSpare();
     bytes.assign(raw);
   }
   pending_bytes_ += bytes.size();
@@ -421,6 +415,19 @@ Status LogReceiver::HandleData(std::string_view body) {
     transport_->PauseReading();
   }
   return Status::OK();
+}
+
+std::string LogReceiver::TakeSpare() {
+  if (spare_.empty()) return {};
+  std::string b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
+void LogReceiver::Recycle(std::string&& buffer) {
+  if (spare_.size() < kMaxSpares && buffer.capacity() <= kMaxSpareBytes) {
+    spare_.push_back(std::move(buffer));
+  }
 }
 
 StreamEnd LogReceiver::CheckedEnd() const {
@@ -442,9 +449,7 @@ void LogReceiver::FlushStep() {
         DiskFull(s, c.raw.size(), c.file_id, c.offset);  // drops pending_
         return;
       }
-      if (spare_.size() < kMaxSpares && c.raw.capacity() <= kMaxSpareBytes) {
-        spare_.push_back(std::move(c.raw));
-      }
+      Recycle(std::move(c.raw));
     }
     pending_.clear();
     pending_bytes_ = 0;
@@ -500,11 +505,7 @@ void LogReceiver::FinishWrite() {
   WriteWork* w = write_;
   write_ = nullptr;
   w->finished = true;
-  for (HeldChunk& c : w->chunks) {
-    if (spare_.size() < kMaxSpares && c.raw.capacity() <= kMaxSpareBytes) {
-      spare_.push_back(std::move(c.raw));
-    }
-  }
+  for (HeldChunk& c : w->chunks) Recycle(std::move(c.raw));
   w->chunks.clear();
   if (!w->status.ok()) {
     DiskFull(w->status, w->failed_bytes, w->failed_file, w->failed_offset);  // drops pending

@@ -162,6 +162,8 @@ class LogReceiver {
   Status HandleRefuse(std::string_view body);
   Status HandleData(std::string_view body);
   StreamEnd CheckedEnd() const;  // where the last checked frame ends
+  std::string TakeSpare();  // an empty buffer, with capacity if one was written before
+  void Recycle(std::string&& buffer);  // a written frame's buffer, for TakeSpare
   void FlushStep();  // each loop iteration: a write job for the frames checked
   void StartWrite(bool here);  // here: on this thread, not the pool
   void FinishWrite();  // the job ended: Ack and notify, or disk full
