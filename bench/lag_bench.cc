@@ -9,8 +9,12 @@
 // successful read, at idle and under a background load of --rate commits/s (default
 // 10,000) from 8 paced writers. The sampler reads again every 50 us or so (a spinning
 // reader took a core's worth of CPU from the daemons it measures; LAG_BENCH_SPIN=1
-// spins), so a figure may be up to ~0.1 ms late. Under load it also prints the CPU each
-// daemon used per commit (from /proc). Then a planned failover measured from suspend-commits on
+// spins), so a figure may be up to ~0.1 ms late. Beside each figure it prints how long
+// the sampler's commit itself took, and first, before the logsender starts, the same
+// commits on the primary alone at idle and under the same load: what the commit costs
+// before anything ships (invariant 2: a record ships only once it is durable, so
+// commit-to-visible can never be shorter than the commit). Under load it also prints the
+// CPU each daemon used per commit (from /proc). Then a planned failover measured from suspend-commits on
 // the primary to the first write accepted by the new primary: suspend-commits, wait for
 // the standby to stop at the failover checkpoint, stop the logreceiver, commit-restore,
 // first write.
@@ -127,8 +131,14 @@ Percentiles Of(std::vector<double> v) {
 }
 
 // Commits lag/<n> on the primary, then reads the standby until it is visible.
-std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int samples, int first) {
-  std::vector<double> us;
+struct Samples {
+  std::vector<double> visible;  // commit start -> visible on the standby
+  std::vector<double> commit;   // commit start -> acknowledged by the primary
+};
+
+Samples Sample(StoneClient* primary, StoneClient* standby, int samples, int first) {
+  Samples out;
+  std::vector<double>& us = out.visible;
   const bool spin = std::getenv("LAG_BENCH_SPIN") != nullptr;
   for (int i = 0; i < samples; i++) {
     std::string key = fmt::format("lag/{}", first + i);
@@ -136,7 +146,7 @@ std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int sampl
     if (!primary->Put(key, "x").ok()) std::exit(1);
     const double commit_us = static_cast<double>(MonotonicNanos() - t0) / 1000.0;
     uint64_t deadline = t0 + 10'000'000'000ull;
-    while (true) {
+    while (standby != nullptr) {
       auto r = standby->Get(key);
       if (r.ok() && r->found) break;
       if (!spin) usleep(50);
@@ -146,6 +156,7 @@ std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int sampl
       }
     }
     us.push_back(static_cast<double>(MonotonicNanos() - t0) / 1000.0);
+    out.commit.push_back(commit_us);
     if (std::getenv("LAG_BENCH_KEEP") != nullptr && us.back() > 20000) {
       std::fprintf(stderr, "slow sample %s: %.1f ms (the commit itself %.1f ms), ended at %s\n",
                    key.c_str(), us.back() / 1000, commit_us / 1000,
@@ -153,7 +164,61 @@ std::vector<double> Sample(StoneClient* primary, StoneClient* standby, int sampl
     }
     usleep(2000);  // spacing between samples, not synchronisation
   }
-  return us;
+  return out;
+}
+
+// What one phase measured: samples under an offered load (none at idle).
+struct Phase {
+  Percentiles visible;  // commit start -> visible on the standby (none without a standby)
+  Percentiles commit;   // commit start -> acknowledged by the primary
+  double commits_per_s = 0;
+  std::string cpu;      // CPU each daemon used, under load
+};
+
+// Runs `samples` samples (keys from `first`) while 8 paced writers offer `rate` commits/s
+// to the primary (none if 0); without a standby the samples only commit. The CPU of
+// `daemons` is reported per commit.
+Phase Measure(const std::string& home, StoneClient* primary, StoneClient* standby, int samples,
+              int first, double rate, std::vector<std::pair<std::string, int>> daemons = {},
+              const std::vector<std::pair<std::string, int>>& more = {}) {
+  daemons.insert(daemons.end(), more.begin(), more.end());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> load_commits{0};
+  std::vector<std::thread> writers;
+  constexpr int kWriters = 8;
+  for (int w = 0; rate > 0 && w < kWriters; w++) {
+    writers.emplace_back([&, w] {
+      auto c = Connect(home, "prod");
+      uint64_t interval = static_cast<uint64_t>(1e9 * kWriters / rate);
+      uint64_t next = MonotonicNanos();
+      for (uint64_t i = 0; !stop.load(); i++) {
+        (void)c->Put(fmt::format("load/{}/{}", w, i % 1000), "0123456789abcdef0123456789");
+        load_commits++;
+        next += interval;
+        uint64_t now = MonotonicNanos();
+        if (next > now) usleep(static_cast<useconds_t>((next - now) / 1000));  // pacing
+      }
+    });
+  }
+  uint64_t t0 = MonotonicNanos();
+  std::vector<double> cpu0;
+  for (auto& d : daemons) cpu0.push_back(CpuSeconds(d.second));
+  uint64_t c0 = load_commits;
+  Samples got = Sample(primary, standby, samples, first);
+  double seconds = static_cast<double>(MonotonicNanos() - t0) / 1e9;
+  Phase out;
+  out.visible = Of(got.visible);
+  out.commit = Of(got.commit);
+  out.commits_per_s = static_cast<double>(load_commits) / seconds;
+  double commits = static_cast<double>(load_commits - c0 + static_cast<uint64_t>(samples));
+  for (size_t i = 0; i < daemons.size(); i++) {
+    double used = CpuSeconds(daemons[i].second) - cpu0[i];
+    out.cpu += fmt::format("{}{} {:.0f}% ({:.0f} us/commit)", i ? ", " : "", daemons[i].first,
+                           100 * used / seconds, 1e6 * used / commits);
+  }
+  stop = true;
+  for (auto& t : writers) t.join();
+  return out;
 }
 
 }  // namespace
@@ -185,6 +250,13 @@ int main(int argc, char** argv) {
   Must(P, {"stone", "create", "prod"});
   Must(P, {"stone", "start", "prod"});
   Must(P, {"admin", "prod", "full-backup", dir + "/seed.backup"});
+  // The primary alone first: what its commits cost at this load before anything ships.
+  Phase alone_idle, alone_loaded;
+  {
+    auto p = Connect(P, "prod");
+    alone_idle = Measure(P, p.get(), nullptr, samples, 2 * samples, 0);
+    alone_loaded = Measure(P, p.get(), nullptr, samples, 3 * samples, rate, Daemons(P, "primary"));
+  }
   Must(S, {"stone", "create", "standby", "--from-backup", dir + "/seed.backup"});
   Must(S, {"stone", "start", "standby"});
   Must(P, {"-P", port, "-A", "127.0.0.1", "-T", P + "/data/prod/tranlog", "-s", "prod", "-q"},
@@ -195,44 +267,11 @@ int main(int argc, char** argv) {
 
   auto primary = Connect(P, "prod");
   auto standby = Connect(S, "standby");
-  auto idle = Of(Sample(primary.get(), standby.get(), samples, 0));
-
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> load_commits{0};
-  std::vector<std::thread> writers;
-  constexpr int kWriters = 8;
-  for (int w = 0; w < kWriters; w++) {
-    writers.emplace_back([&, w] {
-      auto c = Connect(P, "prod");
-      uint64_t interval = static_cast<uint64_t>(1e9 * kWriters / rate);
-      uint64_t next = MonotonicNanos();
-      for (uint64_t i = 0; !stop.load(); i++) {
-        (void)c->Put(fmt::format("load/{}/{}", w, i % 1000), "0123456789abcdef0123456789");
-        load_commits++;
-        next += interval;
-        uint64_t now = MonotonicNanos();
-        if (next > now) usleep(static_cast<useconds_t>((next - now) / 1000));  // pacing
-      }
-    });
-  }
-  uint64_t l0 = MonotonicNanos();
-  auto daemons = Daemons(P, "primary");
-  for (auto& d : Daemons(S, "standby")) daemons.push_back(d);
-  std::vector<double> cpu0;
-  for (auto& d : daemons) cpu0.push_back(CpuSeconds(d.second));
-  uint64_t c0 = load_commits;
-  auto loaded = Of(Sample(primary.get(), standby.get(), samples, samples));
-  double loaded_s = static_cast<double>(MonotonicNanos() - l0) / 1e9;
-  double offered = static_cast<double>(load_commits) / loaded_s;
-  double commits = static_cast<double>(load_commits - c0 + static_cast<uint64_t>(samples));
-  std::string cpu_line;
-  for (size_t i = 0; i < daemons.size(); i++) {
-    double used = CpuSeconds(daemons[i].second) - cpu0[i];
-    cpu_line += fmt::format("{}{} {:.0f}% ({:.0f} us/commit)", i ? ", " : "", daemons[i].first,
-                            100 * used / loaded_s, 1e6 * used / commits);
-  }
-  stop = true;
-  for (auto& t : writers) t.join();
+  // The standby first replays what the primary-alone phase committed.
+  (void)Sample(primary.get(), standby.get(), 1, 4 * samples);
+  auto idle = Measure(P, primary.get(), standby.get(), samples, 0, 0);
+  auto loaded = Measure(P, primary.get(), standby.get(), samples, samples, rate, Daemons(P, "primary"),
+                        Daemons(S, "standby"));
 
   // Planned failover: suspend to the first write on the new primary.
   uint64_t f0 = MonotonicNanos();
@@ -261,19 +300,30 @@ int main(int argc, char** argv) {
   if (!first.ok()) return 1;
 
   auto ms = [](uint64_t a, uint64_t b) { return static_cast<double>(b - a) / 1e6; };
-  std::printf("commit -> visible on the standby (us)   p50      p99      max\n");
-  std::printf("  idle                              %8.0f %8.0f %8.0f\n", idle.p50, idle.p99, idle.max);
-  std::printf("  at %6.0f commits/s               %8.0f %8.0f %8.0f\n", offered, loaded.p50,
-              loaded.p99, loaded.max);
-  std::printf("CPU under load: %s\n", cpu_line.c_str());
+  auto row = [](const char* what, const Percentiles& p, const Percentiles& c) {
+    std::printf("  %-33s %8.0f %8.0f %8.0f   %8.0f %8.0f\n", what, p.p50, p.p99, p.max, c.p50, c.p99);
+  };
+  std::string at = fmt::format("at {:.0f} commits/s", loaded.commits_per_s);
+  std::string alone_at = fmt::format("at {:.0f} commits/s", alone_loaded.commits_per_s);
+  std::printf("commit -> visible on the standby (us)   p50      p99      max   commit p50  p99\n");
+  row("idle", idle.visible, idle.commit);
+  row(at.c_str(), loaded.visible, loaded.commit);
+  std::printf("the primary alone, before the logsender started (us)        commit p50  p99\n");
+  std::printf("  %-33s %26s %8.0f %8.0f\n", "idle", "", alone_idle.commit.p50, alone_idle.commit.p99);
+  std::printf("  %-33s %26s %8.0f %8.0f\n", alone_at.c_str(), "", alone_loaded.commit.p50,
+              alone_loaded.commit.p99);
+  std::printf("CPU under load: %s\n", loaded.cpu.c_str());
+  std::printf("CPU of the primary alone under load: %s\n", alone_loaded.cpu.c_str());
   std::printf("planned failover: %.1f ms from suspend-commits to the first write on the new primary\n",
               ms(f0, f5));
   std::printf("  suspend-commits %.1f ms, standby stopped at the failover checkpoint %.1f ms, "
               "stoplogreceiver %.1f ms, commit-restore %.1f ms, first write %.1f ms\n",
               ms(f0, f1), ms(f1, f2), ms(f2, f3), ms(f3, f4), ms(f4, f5));
   std::printf("{\"idle_p50_us\": %.0f, \"idle_p99_us\": %.0f, \"load_commits_per_s\": %.0f, "
-              "\"load_p50_us\": %.0f, \"load_p99_us\": %.0f, \"failover_ms\": %.1f}\n",
-              idle.p50, idle.p99, offered, loaded.p50, loaded.p99, ms(f0, f5));
+              "\"load_p50_us\": %.0f, \"load_p99_us\": %.0f, \"load_commit_p99_us\": %.0f, "
+              "\"alone_load_commit_p99_us\": %.0f, \"failover_ms\": %.1f}\n",
+              idle.visible.p50, idle.visible.p99, loaded.commits_per_s, loaded.visible.p50,
+              loaded.visible.p99, loaded.commit.p99, alone_loaded.commit.p99, ms(f0, f5));
 
   primary.reset();
   standby.reset();

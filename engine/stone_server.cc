@@ -352,6 +352,15 @@ void StoneServer::Impl::OnAsync() {
     if (end_dirty) loop_end_ = shared_end_;
     stop = stop_requested_;
   }
+  if (end_dirty) {
+    // The logsenders first: they start shipping while the commit replies below are
+    // written, each of which may wake its client and cost this thread the core.
+    for (Connection* c : subscribers_) {
+      c->SendDurableEnd(loop_end_);
+      MarkDirty(c);
+    }
+    FlushDirty();
+  }
   for (Completion& done : draining_) {
     Connection* c = done.conn;
     if (!c->closing()) {
@@ -365,12 +374,6 @@ void StoneServer::Impl::OnAsync() {
     FinishRequest(c);
   }
   draining_.clear();
-  if (end_dirty) {
-    for (Connection* c : subscribers_) {
-      c->SendDurableEnd(loop_end_);
-      MarkDirty(c);
-    }
-  }
   FlushDirty();
   if (stop) BeginStop(Status::OK());
   MaybeFinishStop();

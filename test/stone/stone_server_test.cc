@@ -225,6 +225,32 @@ TEST_CASE("SubscribeReceivesAdvancingDurableEnds") {
   CHECK(sub->Get("k").status().code() == Status::Code::kInvalidArgument);
 }
 
+TEST_CASE("ALogsenderHearsOfADurableCommitBeforeTheCommitter") {
+  // The stone writes the new durable end to its subscribers before the commit replies:
+  // shipping starts while the replies are written. So once a commit is acknowledged, the
+  // end that covers it is already waiting on the subscriber's socket.
+  StoneFixture stone;
+  auto sub = stone.Connect();
+  auto writer = stone.Connect();
+  REQUIRE(sub->Subscribe().ok());
+  REQUIRE(sub->WaitDurableEnd(5000).ok());
+  for (int i = 0; i < 300; i++) {
+    auto tid = writer->Put("k", std::to_string(i));
+    REQUIRE(tid.ok());
+    uint64_t newest = 0;
+    while (true) {  // every end already there, none waited for
+      auto e = sub->WaitDurableEnd(0);
+      if (!e.ok()) {
+        REQUIRE(e.status().code() == Status::Code::kTimedOut);
+        break;
+      }
+      newest = std::max(newest, e->tid);
+    }
+    INFO("commit ", i, " (TID ", *tid, ")");
+    REQUIRE(newest >= *tid);
+  }
+}
+
 TEST_CASE("GarbageClosesOnlyThatConnection") {
   StoneFixture stone;
   auto good = stone.Connect();
