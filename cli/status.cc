@@ -7,6 +7,12 @@
 // run/logreceiver-PORT-STONE.status) gets its details shown under the table: for a
 // logsender one line per receiver (address, state, acknowledged position, lag), for a
 // logreceiver its state, archive end and lag. --json puts them under "detail".
+//
+// A daemon rewrites its status file every second, so the details are as old as the
+// file: each details line says how old (from the file's mtime), and one not rewritten
+// for kStaleSeconds says so: the daemon's process is there, but it may be hung.
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -38,7 +44,10 @@ struct StatusRow {
   std::string type;
   std::string name;
   std::optional<JsonValue> detail;  // the daemon's status file, if it keeps one
+  double detail_age_s = 0;          // how long ago that file was written
 };
+
+constexpr double kStaleSeconds = 5;  // the daemons rewrite their status files every second
 
 constexpr std::array<std::string_view, 8> kColumns = {
     "Status", "Version", "Owner", "Pid", "Port", "Started", "Type", "Name"};
@@ -48,15 +57,23 @@ bool IsAlive(const ProcessDescription& d) {
   return d.type == "stone" ? IsStoneProcess(d.pid, d.name) : ProcessAlive(d.pid);
 }
 
-// The status file beside a daemon's pid file ("x.pid" -> "x.status"), parsed; nullopt if
-// it has none (a stone) or it cannot be read as JSON (being replaced: rare, shown as -).
-std::optional<JsonValue> ReadDetail(const ProcessDescription& d) {
+// The status file beside a daemon's pid file ("x.pid" -> "x.status"), parsed, and how
+// many seconds ago it was written; nullopt if it has none (a stone) or it cannot be read
+// as JSON (being replaced: rare, shown as -).
+std::optional<JsonValue> ReadDetail(const ProcessDescription& d, double* age_s) {
   if (d.type == "stone" || !d.pidfile.ends_with(".pid")) return std::nullopt;
   std::string path = d.pidfile.substr(0, d.pidfile.size() - 4) + ".status";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   Result<std::string> text = ReadFileToString(Env::Default(), path);
   if (!text.ok()) return std::nullopt;
   Result<JsonValue> v = ParseJson(*text);
   if (!v.ok() || v->kind != JsonValue::Kind::kObject) return std::nullopt;
+  const int64_t written_us = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 +
+                             st.st_mtim.tv_nsec / 1000;
+  // A clock set back makes the file look newer than now: call that fresh.
+  *age_s = std::max<double>(0, static_cast<double>(static_cast<int64_t>(NowMicros()) -
+                                                   written_us) / 1e6);
   return std::move(*v);
 }
 
@@ -67,7 +84,7 @@ std::vector<StatusRow> CollectRows(const Home& home) {
     bool alive = IsAlive(d);
     rows.push_back({alive ? "running" : "stale pid", d.version, d.owner, d.pid,
                     d.port.empty() ? "-" : d.port, d.started_us, d.type, d.name, std::nullopt});
-    if (alive) rows.back().detail = ReadDetail(d);
+    if (alive) rows.back().detail = ReadDetail(d, &rows.back().detail_age_s);
     if (d.type == "stone") stones_with_process.insert(d.name);
   }
   for (const std::string& name : home.ListStones()) {
@@ -134,6 +151,8 @@ void PrintJson(const std::vector<StatusRow>& rows) {
     if (r.type != "stone") {
       w.Key("detail");
       if (r.detail) WriteJson(&w, *r.detail); else w.Null();
+      w.Key("detail_age_seconds");
+      if (r.detail) w.Double(r.detail_age_s); else w.Null();
     }
     w.EndObject();
   }
@@ -171,13 +190,21 @@ std::string LagText(const JsonValue& v) {
                      secs ? fmt::format("{:.3f} s", *secs) : std::string("- s"));
 }
 
+// "as of 0.4 s ago", or a warning when the daemon has stopped rewriting its status file.
+std::string AgeText(const StatusRow& r) {
+  if (r.detail_age_s < kStaleSeconds) return fmt::format("as of {:.1f} s ago", r.detail_age_s);
+  return fmt::format("as of {:.0f} s ago: not rewritten since, though the {} rewrites it "
+                     "every second; it may be hung (pid {})",
+                     r.detail_age_s, r.type, r.pid);
+}
+
 void PrintSenderDetail(const StatusRow& r, const JsonValue& v) {
-  fmt::print("\nlogsender on port {} for the stone '{}' ({}; {}): primary durable end {}\n",
+  fmt::print("\nlogsender on port {} for the stone '{}' ({}; {}): primary durable end {} ({})\n",
              r.port, r.name, v.Bool("tls") ? "TLS" : "plaintext",
              v.Bool("stone_connected") ? "following the stone"
                                        : "the stone is not reachable: shipping what is "
                                          "durable on disk",
-             PositionText(v.Get("primary_end")));
+             PositionText(v.Get("primary_end")), AgeText(r));
   const JsonValue* receivers = v.Get("receivers");
   if (receivers == nullptr || receivers->items.empty()) {
     fmt::print("  no logreceivers connected\n");
@@ -196,10 +223,10 @@ void PrintSenderDetail(const StatusRow& r, const JsonValue& v) {
 
 void PrintReceiverDetail(const StatusRow& r, const JsonValue& v) {
   std::string error = v.Str("last_error");
-  fmt::print("\nlogreceiver on port {} for the stone '{}' (from {}): {}; archive end {}; lag {}{}\n",
+  fmt::print("\nlogreceiver on port {} for the stone '{}' (from {}): {}; archive end {}; lag {}{} ({})\n",
              r.port, r.name, v.Str("master", "-"), v.Str("state", "-"),
              PositionText(v.Get("archive_end")), LagText(v),
-             error.empty() ? "" : "; last error: " + error);
+             error.empty() ? "" : "; last error: " + error, AgeText(r));
 }
 
 void PrintDetails(const std::vector<StatusRow>& rows) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "cli/json_parse.h"
@@ -117,6 +118,36 @@ TEST_CASE("LogsenderLifecycle") {
     CHECK(detail->Get("primary_end")->Uint("file") == 1);
   }
   CHECK(found);
+
+  // The details are as old as the status file, which the logsender rewrites every
+  // second. A logsender that stopped rewriting it (hung: here stopped with SIGSTOP) still
+  // has a live process, so its row says "running"; its details say how old they are.
+  const std::string status_file = h.Path("run/logsender-" + std::to_string(port) + ".status");
+  REQUIRE(kill(d->pid, SIGSTOP) == 0);
+  const auto ninety_s_ago = std::filesystem::file_time_type::clock::now() - std::chrono::seconds(90);
+  std::filesystem::last_write_time(status_file, ninety_s_ago);
+  RunResult frozen = h.Run({"status"});
+  RunResult frozen_json = h.Run({"status", "--json"});
+  REQUIRE(kill(d->pid, SIGCONT) == 0);
+  Ok(frozen);
+  CHECK(frozen.out.find("\nrunning ") != std::string::npos);
+  CHECK(frozen.out.find("(as of 90 s ago: not rewritten since, though the logsender rewrites "
+                        "it every second; it may be hung (pid " + std::to_string(d->pid) + "))") !=
+        std::string::npos);
+  Ok(frozen_json);
+  Result<cli::JsonValue> frozen_rows = cli::ParseJson(frozen_json.out);
+  REQUIRE(frozen_rows.ok());
+  for (const cli::JsonValue& r : frozen_rows->items) {
+    if (r.Str("type") == "logsender") CHECK(r.Num("detail_age_seconds").value_or(0) >= 90);
+  }
+  // Running again, it rewrites the file within a second or so.
+  CHECK(WaitFor([&] {
+    RunResult again = h.Run({"status"});
+    return again.out.find("following the stone): primary durable end tranlog 1 offset") !=
+               std::string::npos &&
+           again.out.find(" s ago)\n") != std::string::npos &&
+           again.out.find("may be hung") == std::string::npos;
+  }));
 
   RunResult stopped = h.RunAlias("stoplogsender", {"-P", std::to_string(port)});
   Ok(stopped);
