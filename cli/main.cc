@@ -57,9 +57,10 @@ const Command kCommands[] = {
      {"tranship tranlog verify FILE|DIR", 1, 1, {}, {}}, TranlogVerify},
     {"workload", "testing tool: concurrent writers with an ack log, or --check it",
      {"tranship workload NAME [--writers N] [--transactions N] [--seconds S] "
-      "[--keys-per-txn K] [--ack-log FILE] [--key-prefix P] | --check FILE",
+      "[--keys-per-txn K] [--ack-log FILE] [--key-prefix P] [--visible-on SOCKET,...] "
+      "| --check FILE",
       1, 1, {}, {"--writers", "--transactions", "--seconds", "--keys-per-txn", "--ack-log",
-                 "--check", "--key-prefix"}},
+                 "--check", "--key-prefix", "--visible-on"}},
      WorkloadCommand},
     {"logsender start", "ship a stone's tranlogs to up to 5 logreceivers; alias startlogsender",
      {"tranship logsender start -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [-S -J CA "

@@ -2,6 +2,7 @@
 //
 //   tranship workload NAME [--writers N] [--transactions N] [--seconds S]
 //                          [--keys-per-txn K] [--ack-log FILE] [--key-prefix P]
+//                          [--visible-on SOCKET[,SOCKET...]]
 //   tranship workload NAME --check FILE [--keys-per-txn K] [--key-prefix P]
 //
 // Writer w (one thread and one connection each) commits transactions i = 0, 1, 2, ...
@@ -15,11 +16,18 @@
 // writer with a acknowledged transactions, transactions 0..a-1 are fully present,
 // transaction a (possibly in flight at the crash) is all or nothing, and a+1 was never
 // sent so none of it exists.
+//
+// --visible-on measures replication lag as a client sees it: beside the writers, a
+// sampler commits one key "<P>-lag/<n>" every 10 ms and reads each standby stone (its
+// Unix socket, e.g. another host's run/NAME.sock) until the key is there, then prints
+// commit -> visible p50/p99/max per standby.
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -88,6 +96,69 @@ void Writer(const Home& home, const std::string& name, const std::string& prefix
   shared->running.fetch_sub(1);
 }
 
+// Commit -> visible on each standby, sampled every 10 ms until `done`.
+struct LagSampler {
+  std::vector<std::string> sockets;
+  std::vector<std::vector<double>> ms;  // per standby
+  std::string error;
+
+  void Run(const Home& home, const std::string& name, const std::string& prefix,
+           const std::atomic<int>* running) {
+    Result<std::unique_ptr<StoneClient>> primary = ConnectStone(home, name);
+    if (!primary.ok()) {
+      error = primary.status().message();
+      return;
+    }
+    std::vector<std::unique_ptr<StoneClient>> standbys;
+    for (const std::string& path : sockets) {
+      auto c = StoneClient::Connect(path, std::filesystem::path(path).stem().string());
+      if (!c.ok()) {
+        error = c.status().message();
+        return;
+      }
+      standbys.push_back(std::move(*c));
+    }
+    ms.resize(standbys.size());
+    for (uint64_t n = 0; running->load() > 0; n++) {
+      std::string key = fmt::format("{}-lag/{}", prefix, n);
+      uint64_t t0 = MonotonicNanos();
+      if (Result<uint64_t> tid = (*primary)->Put(key, "x"); !tid.ok()) {
+        if (running->load() > 0) error = tid.status().message();
+        return;
+      }
+      for (size_t i = 0; i < standbys.size(); i++) {
+        while (true) {
+          Result<ReadResult> r = standbys[i]->Get(key);
+          if (!r.ok()) {
+            error = r.status().message();
+            return;
+          }
+          if (r->found) break;
+          if (MonotonicNanos() - t0 > 10'000'000'000ull) {
+            error = fmt::format("{} was not visible on {} after 10 s", key, sockets[i]);
+            return;
+          }
+          usleep(50);
+        }
+        ms[i].push_back(static_cast<double>(MonotonicNanos() - t0) / 1e6);
+      }
+      usleep(10 * 1000);
+    }
+  }
+
+  void Print() {
+    for (size_t i = 0; i < ms.size(); i++) {
+      std::vector<double>& v = ms[i];
+      if (v.empty()) continue;
+      std::sort(v.begin(), v.end());
+      fmt::print("workload: commit -> visible on {}: p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms "
+                 "({} samples)\n",
+                 std::filesystem::path(sockets[i]).stem().string(), v[v.size() / 2],
+                 v[std::min(v.size() - 1, v.size() * 99 / 100)], v.back(), v.size());
+    }
+  }
+};
+
 Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
   Result<uint64_t> writers = args.Number("--writers", 4);
   Result<uint64_t> total = args.Number("--transactions", 1000);
@@ -121,6 +192,15 @@ Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
     threads.emplace_back(Writer, std::cref(ctx.home), name, KeyPrefix(args), w, count, *keys, deadline, ack_fd,
                          &shared);
   }
+  LagSampler sampler;
+  std::thread sampler_thread;
+  if (std::string v = args.Value("--visible-on"); !v.empty()) {
+    std::stringstream list(v);
+    for (std::string path; std::getline(list, path, ',');) {
+      if (!path.empty()) sampler.sockets.push_back(path);
+    }
+    sampler_thread = std::thread([&] { sampler.Run(ctx.home, name, KeyPrefix(args), &shared.running); });
+  }
   bool tty = isatty(2) == 1;
   // On a terminal, refresh a progress line until every writer has returned.
   while (tty && shared.running.load() > 0) {
@@ -131,12 +211,17 @@ Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
     usleep(200 * 1000);
   }
   for (std::thread& t : threads) t.join();
+  if (sampler_thread.joinable()) sampler_thread.join();
   if (ack_fd >= 0) ::close(ack_fd);
   double secs = static_cast<double>(MonotonicNanos() - start) / 1e9;
   uint64_t commits = shared.commits.load();
   if (tty) fmt::print(stderr, "\n");
   fmt::print("workload: {} acknowledged commits by {} writers in {:.1f} s ({:.0f} commits/s)\n",
              commits, *writers, secs, secs > 0 ? static_cast<double>(commits) / secs : 0.0);
+  sampler.Print();
+  if (!sampler.error.empty()) {
+    return Status::Aborted("workload: measuring the lag: " + sampler.error);
+  }
   if (!shared.errors.empty()) {
     return Status::Aborted(fmt::format("workload: {} of {} writers stopped early; first: {}",
                                        shared.errors.size(), *writers, shared.errors.front()));

@@ -112,6 +112,41 @@ void Follow(Daemon* d, Cluster& c, Host& h, int port, const std::string& stone) 
   Ok(h, {"admin", stone, "continuous-restore", archive});
 }
 
+TEST_CASE("TheWorkloadTimesCommitToVisibleOnEachStandby") {
+  // The demo's lag figures: a sampler beside the writers commits a key every 10 ms and
+  // reads each standby (through its stone's socket) until it is there.
+  Cluster c(2);
+  c.StartStone(c.primary(), "prod");
+  SeedStandby(c, 0, "standby");
+  SeedStandby(c, 1, "standby2");
+  c.StartSender("prod");
+  c.StartReceiver(0, "standby");
+  c.StartReceiver(1, "standby2");
+  const std::string sockets =
+      c.standby(0).Path("run/standby.sock") + "," + c.standby(1).Path("run/standby2.sock");
+  Proc p = c.primary().Run({"workload", "prod", "--writers", "2", "--transactions", "600",
+                            "--visible-on", sockets});
+  INFO(p.out);
+  REQUIRE(p.code == 0);
+  for (std::string standby : {"standby", "standby2"}) {
+    std::smatch m;
+    REQUIRE(std::regex_search(
+        p.out, m,
+        std::regex("workload: commit -> visible on " + standby +
+                   ": p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms \\(([0-9]+) samples\\)\n")));
+    CHECK(std::stoi(m[1]) >= 1);
+  }
+  // The sampled keys were committed on the primary and read on both standbys.
+  CHECK(Ok(c.standby(0), {"get", "standby", "wl-lag/0"}).out == "x\n");
+  CHECK(Ok(c.standby(1), {"get", "standby2", "wl-lag/0"}).out == "x\n");
+
+  // A socket where no stone listens: the workload says so in one line and fails.
+  Proc bad = c.primary().Run({"workload", "prod", "--writers", "1", "--transactions", "5",
+                              "--visible-on", c.Temp("no-stone.sock")});
+  CHECK(bad.code != 0);
+  CHECK(bad.out.find("workload: measuring the lag: ") != std::string::npos);
+}
+
 TEST_CASE("AfterAPlannedFailoverTheOldPrimaryAndAnotherStandbyFollowWithoutReseeding") {
   Cluster c(2);
   c.StartStone(c.primary(), "prod");
