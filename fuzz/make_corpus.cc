@@ -7,6 +7,7 @@
 // Each file is one input: the target's control byte (see each fuzz_*.cc) and the bytes.
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -180,6 +181,99 @@ void HandshakeSeeds(SampleHistory& h) {
   Write("handshake", "refuse", Control(1) + s);
 }
 
+// The receiver's control byte: the archive it starts with (fuzz_receiver.cc: 0 empty,
+// 1 tranlog1 up to its 4th record, 2 tranlog1 whole, 3 and tranlog2 up to the junction)
+// and the size of the pieces its input is written in (0: at once).
+std::string ReceiverControl(int archive, int piece = 0) {
+  return Control(static_cast<uint8_t>(archive | ((piece == 0 ? 63 : piece - 1) << 2)));
+}
+
+void ReceiverSeeds(SampleHistory& h) {
+  auto welcome = [&](Position start, uint32_t keepalive_ms = 1000, uint32_t timeout_ms = 10000) {
+    wire::Welcome w;
+    w.sender_stone = "prod";
+    w.start = start;
+    w.primary_end = h.end;
+    w.keepalive_ms = keepalive_ms;
+    w.timeout_ms = timeout_ms;
+    std::string s;
+    wire::EncodeWelcome(&s, w);
+    return s;
+  };
+  auto keepalive = [&] {
+    std::string s;
+    wire::EncodeKeepalive(&s, wire::Keepalive{1700000000000000, h.end});
+    return s;
+  };
+  std::string f1 = FileContent(h, 1), f2 = FileContent(h, 2), f3 = FileContent(h, 3);
+  std::vector<Bound> b1 = Bounds(h, 1), b2 = Bounds(h, 2);
+  const uint64_t mid = b1[3].pos.offset;  // where archive 1 ends: after the 4th record
+  const uint64_t cut2 = b2[2].pos.offset;
+
+  // An empty archive: two whole files, the second in two frames.
+  std::string stream = welcome(Position{1, 0}) + DataFrame(1, 0, f1, true) + keepalive() +
+                       DataFrame(2, 0, f2.substr(0, cut2), false) +
+                       DataFrame(2, cut2, f2.substr(cut2), true);
+  Write("receiver", "from_start", ReceiverControl(0) + stream);
+  Write("receiver", "from_start_pieces", ReceiverControl(0, 63) + stream);
+
+  // Resuming where the archive ends: in the middle of tranlog1, after its log switch,
+  // and at the junction of lineage B (a later file's offset 0).
+  Write("receiver", "resume_mid_file",
+        ReceiverControl(1) + welcome(Position{1, mid}) +
+            DataFrame(1, mid, f1.substr(mid), true) + DataFrame(2, 0, f2, true));
+  Write("receiver", "resume_bytewise",
+        ReceiverControl(1, 1) + welcome(Position{1, mid}) +
+            DataFrame(1, mid, f1.substr(mid, b1[5].pos.offset - mid), false));
+  Write("receiver", "resume_after_log_switch",
+        ReceiverControl(2) + keepalive() + welcome(Position{2, 0}) + DataFrame(2, 0, f2, true));
+  Write("receiver", "junction",
+        ReceiverControl(3) + welcome(Position{3, 0}) + DataFrame(3, 0, f3, true));
+
+  // A Welcome that does not start at the archive's end: refused, nothing written.
+  Write("receiver", "welcome_mismatch_behind",
+        ReceiverControl(1) + welcome(Position{1, 0}) + DataFrame(1, 0, f1, true));
+  Write("receiver", "welcome_mismatch_ahead",
+        ReceiverControl(1) + welcome(b1[5].pos) +
+            DataFrame(1, b1[5].pos.offset, f1.substr(b1[5].pos.offset), false));
+
+  // A second Welcome on one connection, Data before the Welcome.
+  Write("receiver", "second_welcome",
+        ReceiverControl(0) + welcome(Position{1, 0}) + DataFrame(1, 0, f1, true) +
+            welcome(Position{2, 0}) + DataFrame(2, 0, f2, true));
+  Write("receiver", "data_before_welcome",
+        ReceiverControl(0) + DataFrame(1, 0, f1, true) + welcome(Position{1, 0}));
+
+  // Keepalive and timeout at their extremes (0 is "not said").
+  Write("receiver", "welcome_zero_keepalive_huge_timeout",
+        ReceiverControl(2) + welcome(Position{2, 0}, 0, 0xffffffff) + keepalive() +
+            DataFrame(2, 0, f2, true) + keepalive());
+  Write("receiver", "welcome_tiny_keepalive_zero_timeout",
+        ReceiverControl(2) + welcome(Position{2, 0}, 1, 0) + DataFrame(2, 0, f2, false));
+
+  // A Refuse exactly one piece long, then a sender that welcomes the next connection.
+  std::string refuse;
+  std::string why = "fork in time: reseed";
+  for (;;) {
+    refuse.clear();
+    wire::EncodeRefuse(&refuse, wire::Refuse{wire::RefuseCode::kForkInTime, why});
+    if (refuse.size() >= 63) break;
+    why += '.';
+  }
+  if (refuse.size() != 63) std::abort();
+  Write("receiver", "refuse_then_welcome",
+        ReceiverControl(2, 63) + refuse + welcome(Position{2, 0}) + DataFrame(2, 0, f2, true));
+  refuse.clear();
+  wire::EncodeRefuse(&refuse, wire::Refuse{wire::RefuseCode::kShuttingDown, "shutting down"});
+  Write("receiver", "refuse_shutting_down", ReceiverControl(0) + refuse);
+
+  // Garbage: a length over the handshake limit, an unknown type, a truncated Welcome.
+  Write("receiver", "oversize", ReceiverControl(0) + std::string("\xff\xff\0\0\x04", 5));
+  Write("receiver", "unknown_type", ReceiverControl(1) + std::string("\x01\0\0\0\x09", 5));
+  std::string w = welcome(Position{1, 0});
+  Write("receiver", "truncated_welcome", ReceiverControl(0) + w.substr(0, w.size() - 3));
+}
+
 void TranlogSeeds(SampleHistory& h) {
   for (uint64_t id = 1; id <= SampleHistory::kFiles; id++) {
     Write("tranlog", "tranlog" + std::to_string(id), FileContent(h, id));
@@ -272,6 +366,7 @@ int main(int argc, char** argv) {
   WriteSampleHistory(&h);
   FrameSeeds(h);
   HandshakeSeeds(h);
+  ReceiverSeeds(h);
   TranlogSeeds(h);
   ClientProtocolSeeds();
   ConfigSeeds();
