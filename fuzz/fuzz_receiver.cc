@@ -15,14 +15,14 @@
 //     once): Welcome, Refuse, Keepalive and Data in any order, over several connections.
 //
 // The loop is never left to wait on a timer: it runs in non-blocking steps until nothing
-// moves, waiting only for the receiver's write job on the thread pool (as for a disk).
+// is due (uv_backend_timeout), waiting only for the receiver's write job on the thread pool (as for a disk).
 //
 // Checked, with FUZZ_CHECK:
 //   - the receiver's own bytes: a Hello first on each connection, then only Ack and
 //     Keepalive frames, all well-formed; the Hello resumes from the archive's end
 //   - invariant 4: every Ack names a position the archive has durably reached (at most
-//     its durable end when the loop goes quiet), a record boundary of the final archive
-//     with the TID of the record before it; Acks never go back
+//     its durable end when the loop goes quiet), a record boundary of the archive with
+//     the TID of the record before it; Acks never go back
 //   - a connection whose first decisive frame (after Keepalives) is a Welcome starting
 //     elsewhere than a non-empty archive's end (and not at a later file's offset 0, a
 //     junction), a Refuse, Data before the Welcome, or anything malformed, is closed by
@@ -30,8 +30,9 @@
 //   - after Stop: every handle closed (uv_loop_close succeeds), nothing unsynced, and a
 //     fresh Archive scan of the files finds exactly the receiver's durable end without
 //     cutting a byte: only whole, checked records were written
-// Memory: the receiver holds at most its kMaxHeldBytes and one frame per read; scripts/fuzz
-// runs this target under a malloc limit.
+// Memory is not visible from here (what the receiver holds is private): scripts/fuzz runs
+// this target under the malloc limit of the receivers' documented bound (one Data frame
+// of up to 64 MiB buffered and another decompressed).
 //
 // Set FUZZ_RECEIVER_LOG=1 to see the receiver's log on stderr.
 
