@@ -28,14 +28,19 @@ std::string Hash(const std::string& digest) { return digest.substr(digest.rfind(
 
 size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
-TEST_CASE("PlannedFailoverUnderLoadLosesNothingAndTheOtherStandbyReachesTheCheckpoint") {
-  Cluster c(2);
+// The primary "prod" shipping to "standby" and "standby2", both in continuous restore.
+void StartPrimaryAndTwoStandbys(Cluster& c) {
   c.StartStone(c.primary(), "prod");
   SeedStandby(c, 0, "standby");
   SeedStandby(c, 1, "standby2");
   c.StartSender("prod");
   c.StartReceiver(0, "standby");
   c.StartReceiver(1, "standby2");
+}
+
+TEST_CASE("PlannedFailoverUnderLoadLosesNothingAndTheOtherStandbyReachesTheCheckpoint") {
+  Cluster c(2);
+  StartPrimaryAndTwoStandbys(c);
   std::string ack = c.Temp("ack.log");
   pid_t load = StartWorkload(c, ack, 120);
   REQUIRE(WaitFor([&] { return Acks(ack) >= 300; }, kConverge));
@@ -116,12 +121,7 @@ TEST_CASE("TheWorkloadTimesCommitToVisibleOnEachStandby") {
   // The demo's lag figures: a sampler beside the writers commits a key every 10 ms and
   // reads each standby (through its stone's socket) until it is there.
   Cluster c(2);
-  c.StartStone(c.primary(), "prod");
-  SeedStandby(c, 0, "standby");
-  SeedStandby(c, 1, "standby2");
-  c.StartSender("prod");
-  c.StartReceiver(0, "standby");
-  c.StartReceiver(1, "standby2");
+  StartPrimaryAndTwoStandbys(c);
   const std::string sockets =
       c.standby(0).Path("run/standby.sock") + "," + c.standby(1).Path("run/standby2.sock");
   Proc p = c.primary().Run({"workload", "prod", "--writers", "2", "--transactions", "600",
