@@ -595,8 +595,13 @@ void LogReceiver::DiskFull(const Status& why, uint64_t needed, uint64_t file_id,
 void LogReceiver::Drop(const Status& why) {
   if (!transport_ || dropping_) return;
   last_error_ = why.message();
+  // An empty archive with nothing checked has no position: the next Hello asks as the
+  // first one did.
+  const Position from = CheckedEnd().pos;
   TS_LOG_ERROR("dropping the connection to the logsender at {}: {}; will resume from {}",
-               peer_, why.message(), CheckedEnd().pos.ToString());
+               peer_, why.message(),
+               from.file_id == 0 ? std::string("the start, as the archive is still empty")
+                                 : from.ToString());
   dropping_ = true;
   transport_->Close(why);
 }

@@ -477,6 +477,29 @@ class GatedEnv final : public EnvWrapper {
   int on_loop_while_shut_ = 0;
 };
 
+TEST_CASE("ADropBeforeAnythingWasWrittenSaysTheArchiveIsEmpty") {
+  // With nothing in the archive there is no position to resume from: the log says so
+  // rather than naming a tranlog 0.
+  SourceLog src;
+  src.Commit(10, 2);
+  src.Close();
+  auto chunks = src.Chunks(1, 3);
+  REQUIRE(chunks.size() >= 2);
+  TempDir logs;
+  REQUIRE(LogInit(logs / "receiver.log", LogLevel::kError).ok());
+  Fixture fx;
+  fx.StartReceiver();
+  auto l = fx.Streaming();
+  l->Deliver(DataFrame(1, chunks[1].first, chunks[1].second));  // not the first frame
+  const std::string log = test::ReadAll(logs / "receiver.log");
+  REQUIRE(LogInit("", LogLevel::kInfo).ok());
+  CHECK(l->closed_by_receiver);
+  CHECK_MESSAGE(log.find("will resume from the start, as the archive is still empty") !=
+                    std::string::npos,
+                log);
+  CHECK(log.find("tranlog 0") == std::string::npos);
+}
+
 TEST_CASE("FramesAreCheckedWhileTheDiskWrites") {
   SourceLog src;
   src.Commit(30, 2);
