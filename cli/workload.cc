@@ -119,11 +119,12 @@ struct LagSampler {
       standbys.push_back(std::move(*c));
     }
     ms.resize(standbys.size());
-    for (uint64_t n = 0; running->load() > 0; n++) {
+    // At least one sample, even if the writers are done before the sampler connected.
+    for (uint64_t n = 0; n == 0 || running->load() > 0; n++) {
       std::string key = fmt::format("{}-lag/{}", prefix, n);
       uint64_t t0 = MonotonicNanos();
       if (Result<uint64_t> tid = (*primary)->Put(key, "x"); !tid.ok()) {
-        if (running->load() > 0) error = tid.status().message();
+        if (n == 0 || running->load() > 0) error = tid.status().message();
         return;
       }
       // Every standby is read in each round, so that each figure is its own.

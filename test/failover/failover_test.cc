@@ -140,6 +140,14 @@ TEST_CASE("TheWorkloadTimesCommitToVisibleOnEachStandby") {
   CHECK(Ok(c.standby(0), {"get", "standby", "wl-lag/0"}).out == "x\n");
   CHECK(Ok(c.standby(1), {"get", "standby2", "wl-lag/0"}).out == "x\n");
 
+  // Writers with nothing to do, done before the sampler has connected, still leave it
+  // one sample.
+  Proc quick = c.primary().Run({"workload", "prod", "--writers", "1", "--transactions", "0",
+                                "--key-prefix", "quick", "--visible-on", sockets});
+  INFO(quick.out);
+  REQUIRE(quick.code == 0);
+  CHECK(quick.out.find("workload: commit -> visible on standby2: p50 ") != std::string::npos);
+
   // A socket where no stone listens: the workload says so in one line and fails.
   Proc bad = c.primary().Run({"workload", "prod", "--writers", "1", "--transactions", "5",
                               "--visible-on", c.Temp("no-stone.sock")});
