@@ -131,6 +131,15 @@ class Fixture {
 
 uint64_t Size(const std::string& path) { return test::FileSize(path); }
 
+// The first tranlog of a closed source log of `commits` two-key commits, as frames of
+// 3 records each.
+std::vector<std::pair<uint64_t, std::string>> FramesOfOneFile(int commits) {
+  SourceLog src;
+  src.Commit(commits, 2);
+  src.Close();
+  return src.Chunks(1, 3);
+}
+
 TEST_CASE("StreamOfFramesProducesAByteIdenticalArchive") {
   SourceLog src;
   src.Commit(40);
@@ -480,10 +489,7 @@ class GatedEnv final : public EnvWrapper {
 TEST_CASE("ADropBeforeAnythingWasWrittenSaysTheArchiveIsEmpty") {
   // With nothing in the archive there is no position to resume from: the log says so
   // rather than naming a tranlog 0.
-  SourceLog src;
-  src.Commit(10, 2);
-  src.Close();
-  auto chunks = src.Chunks(1, 3);
+  auto chunks = FramesOfOneFile(10);
   REQUIRE(chunks.size() >= 2);
   TempDir logs;
   REQUIRE(LogInit(logs / "receiver.log", LogLevel::kError).ok());
@@ -501,10 +507,7 @@ TEST_CASE("ADropBeforeAnythingWasWrittenSaysTheArchiveIsEmpty") {
 }
 
 TEST_CASE("FramesAreCheckedWhileTheDiskWrites") {
-  SourceLog src;
-  src.Commit(30, 2);
-  src.Close();
-  auto chunks = src.Chunks(1, 3);
+  auto chunks = FramesOfOneFile(30);
   REQUIRE(chunks.size() >= 5);
   GatedEnv genv(std::this_thread::get_id(), GatedEnv::Gate::kAppend);
   Fixture fx(&genv);
@@ -536,10 +539,7 @@ TEST_CASE("FramesAreCheckedWhileTheDiskWrites") {
 }
 
 TEST_CASE("SmallFramesAreWrittenAndAnnouncedBeforeTheirFdatasync") {
-  SourceLog src;
-  src.Commit(10, 2);
-  src.Close();
-  auto chunks = src.Chunks(1, 3);
+  auto chunks = FramesOfOneFile(10);
   REQUIRE(chunks.size() >= 2);
   GatedEnv genv(std::this_thread::get_id(), GatedEnv::Gate::kSync);
   Fixture fx(&genv);
