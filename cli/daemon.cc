@@ -160,7 +160,8 @@ Status StopDaemonProcess(pid_t pid, const std::string& what, const std::string& 
     return Status::FromErrno(errno, fmt::format("kill -TERM {}", pid));
   }
   uint64_t deadline = MonotonicNanos() + static_cast<uint64_t>(timeout_s) * 1000000000u;
-  while (ProcessAlive(pid)) {
+  // Until every thread has exited, the process still holds its locks and ports.
+  while (!ProcessGone(pid)) {
     if (MonotonicNanos() > deadline) {
       return Status::TimedOut(fmt::format(
           "{} (pid {}) did not stop within {} s. See {}; to force it run 'kill -9 {}'.", what,

@@ -27,6 +27,7 @@
 
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/file_lock.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
@@ -136,10 +137,11 @@ std::string RunPath(const Home& home, const std::string& base, std::string_view 
 // Takes the lock that makes this the only receiver for its port and stone.
 Result<std::unique_ptr<FileLock>> LockReceiver(const Home& home, const ReceiverConfig& c) {
   Result<std::unique_ptr<FileLock>> lock =
-      Env::Default()->LockFile(RunPath(home, c.base, "lock"));
+      AcquireLock(Env::Default(), RunPath(home, c.base, "lock"));
   if (lock.ok()) return lock;
   if (lock.status().code() != Status::Code::kBusy) return lock.status();
   Result<ProcessDescription> d = ReadPidFile(RunPath(home, c.base, "pid"));
+  if (d.ok() && !ProcessAlive(d->pid)) return lock.status();  // died, never let go
   return Status::Busy(fmt::format(
       "A logreceiver for the stone '{}' on port {} is already running{}. To stop it run "
       "'stoplogreceiver -P {} -s {}'.", c.stone, c.port,

@@ -26,6 +26,7 @@
 
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/file_lock.h"
 #include "base/log.h"
 #include "base/log_limiter.h"
 #include "cli/commands.h"
@@ -164,9 +165,11 @@ std::string RunPath(const Home& home, const std::string& base, std::string_view 
 
 // Takes the lock that makes this the only logsender on its port.
 Result<std::unique_ptr<FileLock>> LockSender(const Home& home, const SenderConfig& c) {
-  Result<std::unique_ptr<FileLock>> lock = Env::Default()->LockFile(RunPath(home, c.base, "lock"));
+  Result<std::unique_ptr<FileLock>> lock =
+      AcquireLock(Env::Default(), RunPath(home, c.base, "lock"));
   if (lock.ok() || lock.status().code() != Status::Code::kBusy) return lock;
   Result<ProcessDescription> d = ReadPidFile(RunPath(home, c.base, "pid"));
+  if (d.ok() && !ProcessAlive(d->pid)) return lock.status();  // died, never let go
   return Status::Busy(fmt::format(
       "A logsender already runs on port {}{}. To stop it run 'stoplogsender -P {}'.", c.port,
       d.ok() ? fmt::format(" (pid {})", d->pid) : "", c.port));

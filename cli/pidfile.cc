@@ -32,18 +32,6 @@ std::string UserName(uid_t uid) {
   return std::to_string(uid);
 }
 
-// /proc files report size 0, so they are read to EOF rather than by their size.
-std::string ReadProcFile(const std::string& path) {
-  std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
-
 }  // namespace
 
 std::string FormatPidFile(const ProcessDescription& d) {
@@ -109,16 +97,6 @@ std::vector<ProcessDescription> ReadPidFiles(const std::string& run_dir) {
     if (d.ok()) out.push_back(std::move(*d));
   }
   return out;
-}
-
-bool ProcessAlive(pid_t pid) {
-  if (pid <= 0) return false;
-  std::string stat = ReadProcFile(fmt::format("/proc/{}/stat", pid));
-  // "pid (comm) S ...": the state follows the last ')' since comm may contain one.
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-  char state = stat[paren + 2];
-  return state != 'Z' && state != 'X' && state != 'x';
 }
 
 bool IsStoneProcess(pid_t pid, const std::string& name) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/process.h"
 #include "base/status.h"
 
 namespace tranship::cli {
@@ -44,9 +45,6 @@ Result<ProcessDescription> ReadPidFile(const std::string& path);
 // Every parsable *.pid file in `run_dir`, sorted by file name.
 std::vector<ProcessDescription> ReadPidFiles(const std::string& run_dir);
 
-// True if `pid` is a live process (a zombie counts as dead: nothing may reap it when
-// its parent was init in a container).
-bool ProcessAlive(pid_t pid);
 // True if `pid` runs `tranship stone serve NAME`: a pid file can outlive its process
 // and the pid be reused by something else.
 bool IsStoneProcess(pid_t pid, const std::string& name);

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "base/env.h"
+#include "base/file_lock.h"
+#include "base/process.h"
 #include "cli/backup_commands.h"
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -82,6 +84,20 @@ Status StartStone(Context& ctx, const std::string& name, bool restore_mode) {
     return Status::Busy(fmt::format(
         "The stone '{}' is already running (pid {}). To restart it run 'tranship stone "
         "restart {}'.", name, st.process.pid, name));
+  }
+  if (st.state == RunState::kStalePid && InspectProcess(st.process.pid) == ProcessState::kDying) {
+    // Killed a moment ago (a watchdog restarting a crashed stone): until its last thread
+    // has exited it still holds the repository.
+    fmt::print(stderr,
+               "The stone '{}' was killed and its process (pid {}) is still exiting; waiting "
+               "up to {} s for it to let go of the repository.\n",
+               name, st.process.pid, kDyingHolderWaitMs / 1000);
+    if (!WaitUntilGone(st.process.pid, kDyingHolderWaitMs)) {
+      return Status::Busy(fmt::format(
+          "The stone '{}' was killed but its process (pid {}) has not finished exiting after "
+          "{} s, and still holds the repository. See /proc/{}/task/*/stat.",
+          name, st.process.pid, kDyingHolderWaitMs / 1000, st.process.pid));
+    }
   }
   TRANSHIP_RETURN_IF_ERROR(ctx.home.EnsureLayout());
   Result<pid_t> pid = StartStoneDaemon(ctx.home, name, restore_mode, ctx.self_exe);

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/file_lock.h"
 #include "base/log.h"
 #include "engine/extent.h"
 #include "engine/recovery.h"
@@ -745,7 +746,7 @@ class EngineImpl final : public Engine {
 
 Status LockRepository(Env* env, const EngineOptions& o, std::unique_ptr<FileLock>* lock) {
   TRANSHIP_RETURN_IF_ERROR(env->CreateDirs(o.extent_dir));
-  auto l = env->LockFile(JoinPath(o.extent_dir, kLockFile));
+  auto l = AcquireLock(env, JoinPath(o.extent_dir, kLockFile));
   if (!l.ok()) {
     if (l.status().code() == Status::Code::kBusy) {
       return Status::Busy(fmt::format("the repository in {} is in use: {}. Stop the other "

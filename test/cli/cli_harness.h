@@ -83,7 +83,7 @@ class CliHarness {
     for (const cli::ProcessDescription& d : cli::ReadPidFiles(Path("run"))) {
       if (!cli::IsStoneProcess(d.pid, d.name)) continue;
       kill(d.pid, SIGKILL);
-      WaitFor([&] { return !cli::ProcessAlive(d.pid); });
+      WaitFor([&] { return ProcessGone(d.pid); });
     }
   }
 

@@ -60,7 +60,7 @@ void CrashOnce(CliHarness& h, std::mt19937_64& rng, int iteration) {
   REQUIRE(acked_at_least(target));
   usleep(static_cast<useconds_t>(extra_us));
   REQUIRE(kill(stone, SIGKILL) == 0);
-  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(stone); }));
+  REQUIRE(WaitFor([&] { return ProcessGone(stone); }));
 
   // The writers lose their connections and stop with an error; none may hang.
   CHECK(CliHarness::Wait(workload) == 1);

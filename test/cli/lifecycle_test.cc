@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include "test/cli/cli_harness.h"
+#include "test/dying_holder.h"
 #include "test/regex.h"
 
 namespace tranship::test {
@@ -96,7 +97,7 @@ TEST_CASE("StoneLifecycle") {
   RunResult stopped = h.RunAlias("stopstone", {"prod"});
   Ok(stopped);
   CHECK(stopped.out == "Stopped the stone 'prod' (pid " + std::to_string(pid) + ").\n");
-  CHECK_FALSE(cli::ProcessAlive(pid));
+  CHECK_FALSE(ProcessAlive(pid));
   CHECK_FALSE(std::filesystem::exists(h.Path("run/prod.pid")));
   CHECK_FALSE(std::filesystem::exists(h.Path("run/prod.sock")));
   CHECK(StatusRow(h, "prod").starts_with("exists "));
@@ -121,7 +122,7 @@ TEST_CASE("StoneLifecycle") {
   Ok(h.Run({"stone", "restart", "prod"}));
   pid_t pid3 = h.StonePid("prod");
   CHECK(pid2 != pid3);
-  CHECK_FALSE(cli::ProcessAlive(pid2));
+  CHECK_FALSE(ProcessAlive(pid2));
   CHECK(Get(h, "b") == "2\n");
 
   // snapshot restarts a running stone; restore-snapshot brings back its contents.
@@ -158,7 +159,7 @@ TEST_CASE("KilledStoneShowsStalePidAndRecoversOnStart") {
   Ok(h.Run({"put", "prod", "k", "v"}));
   pid_t pid = h.StonePid("prod");
   REQUIRE(kill(pid, SIGKILL) == 0);
-  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }));
+  REQUIRE(WaitFor([&] { return ProcessGone(pid); }));
   CHECK(StatusRow(h, "prod").starts_with("stale pid "));
   RunResult put = h.Run({"put", "prod", "k", "w"});
   CHECK(put.code == 1);
@@ -169,7 +170,7 @@ TEST_CASE("KilledStoneShowsStalePidAndRecoversOnStart") {
   // stopstone of a stone whose process is gone removes the stale pid file.
   pid = h.StonePid("prod");
   REQUIRE(kill(pid, SIGKILL) == 0);
-  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }));
+  REQUIRE(WaitFor([&] { return ProcessGone(pid); }));
   RunResult stop = h.RunAlias("stopstone", {"prod"});
   CHECK(stop.code == 1);
   CHECK(stop.err == "The stone 'prod' is not running.\n");
@@ -212,6 +213,51 @@ TEST_CASE("TranlogVerifyReportsDamageWithOffset") {
   CHECK(info.out.find("corrupt at offset") != std::string::npos);
   RunResult one = h.Run({"tranlog", "verify", file});
   CHECK(one.code == 1);
+}
+
+// kill -9 leaves a multi-threaded stone's main thread a zombie while its other threads
+// still exit and still hold the repository's lock (test/dying_holder.h). A watchdog's
+// startstone at that moment waits for it, says so, and starts.
+TEST_CASE("AStartWaitsForAKilledStoneThatStillHoldsItsRepository") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  DyingHolder holder(h.Path("data/prod/extent/lock"));
+  // The pid file the killed stone left behind.
+  cli::ProcessDescription d;
+  d.pid = holder.pid();
+  d.type = "stone";
+  d.name = "prod";
+  REQUIRE(cli::WritePidFile(h.Path("run/prod.pid"), d).ok());
+  CHECK(StatusRow(h, "prod").starts_with("stale pid "));
+  const std::string out = h.TempPath("startstone.out");
+  pid_t start = h.Spawn({"stone", "start", "prod"}, out);
+  REQUIRE(WaitFor([&] { return ReadAll(out).find("is still exiting") != std::string::npos; }));
+  CHECK(ReadAll(out).find("The stone 'prod' was killed and its process (pid " +
+                          std::to_string(holder.pid()) + ") is still exiting; waiting") !=
+        std::string::npos);
+  holder.Release();
+  INFO(ReadAll(out));
+  CHECK(CliHarness::Wait(start) == 0);
+  CHECK(StatusRow(h, "prod").starts_with("running "));
+}
+
+// The same moment without a pid file (a process the home did not record, or killed
+// before it wrote one): the stone daemon itself waits for the lock, and its log says so.
+TEST_CASE("AStoneWaitsForADyingHolderOfItsLockAndLogsIt") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  DyingHolder holder(h.Path("data/prod/extent/lock"));
+  const std::string out = h.TempPath("startstone.out");
+  pid_t start = h.Spawn({"stone", "start", "prod"}, out);
+  REQUIRE(WaitFor([&] {
+    return ReadAll(h.Path("log/prod.log")).find("still exiting") != std::string::npos;
+  }));
+  CHECK(ReadAll(h.Path("log/prod.log")).find("held by pid " + std::to_string(holder.pid())) !=
+        std::string::npos);
+  holder.Release();
+  INFO(ReadAll(out));
+  CHECK(CliHarness::Wait(start) == 0);
+  CHECK(StatusRow(h, "prod").starts_with("running "));
 }
 
 }  // namespace tranship::test

@@ -12,6 +12,7 @@
 #include "base/env.h"
 #include "cli/pidfile.h"
 #include "test/cli/cli_harness.h"
+#include "test/dying_holder.h"
 #include "test/free_port.h"
 
 namespace tranship {
@@ -45,7 +46,7 @@ struct Receiver {
 
 void KillReceivers(CliHarness& h) {
   for (const cli::ProcessDescription& d : cli::ReadPidFiles(h.Path("run"))) {
-    if (d.type == "logreceiver" && cli::ProcessAlive(d.pid)) kill(d.pid, SIGKILL);
+    if (d.type == "logreceiver" && ProcessAlive(d.pid)) kill(d.pid, SIGKILL);
   }
 }
 
@@ -69,7 +70,7 @@ TEST_CASE("StartReportsConnectingWithoutASenderAndStopsCleanly") {
   CHECK(d->type == "logreceiver");
   CHECK(d->name == "standby1");
   CHECK(d->port == std::to_string(r.port));
-  CHECK(cli::ProcessAlive(d->pid));
+  CHECK(ProcessAlive(d->pid));
   // It keeps trying: connecting, with the reason in the status file.
   CHECK(test::WaitFor([&] {
     std::string s = r.Status();
@@ -77,12 +78,12 @@ TEST_CASE("StartReportsConnectingWithoutASenderAndStopsCleanly") {
            s.find("connection refused") != std::string::npos;
   }));
   CHECK(r.Status().find(fmt::format("\"pid\":{}", d->pid)) != std::string::npos);
-  CHECK(cli::ProcessAlive(d->pid));
+  CHECK(ProcessAlive(d->pid));
 
   RunResult stop = h.RunAlias("stoplogreceiver", {"-P", std::to_string(r.port)});
   CHECK_MESSAGE(stop.code == 0, stop.err);
   CHECK(OneLine(stop.out));
-  CHECK_FALSE(cli::ProcessAlive(d->pid));
+  CHECK_FALSE(ProcessAlive(d->pid));
   CHECK_FALSE(Env::Default()->FileExists(r.PidPath()));
   CHECK_FALSE(Env::Default()->FileExists(r.StatusPath()));
   std::string log = test::ReadAll(r.LogPath());
@@ -254,4 +255,24 @@ TEST_CASE("ErrorsAreOneLine") {
 }
 
 }  // namespace
+// A logreceiver killed a moment ago may still hold its run/*.lock while its threads exit
+// (test/dying_holder.h): startlogreceiver waits for it, says so, and starts.
+TEST_CASE("AStartWaitsForAKilledLogreceiverThatStillHoldsItsLock") {
+  CliHarness h;
+  KillOnExit guard{h};
+  Receiver r{h, FreePort(), "standby1", h.TempPath("archive")};
+  REQUIRE(Env::Default()->CreateDirs(h.Path("run")).ok());
+  test::DyingHolder holder(h.Path("run/" + r.Base() + ".lock"));
+  const std::string out = h.TempPath("start.out");
+  std::vector<std::string> args = {"logreceiver", "start"};
+  for (const std::string& a : r.Args()) args.push_back(a);
+  pid_t start = h.Spawn(args, out);
+  REQUIRE(test::WaitFor([&] { return test::ReadAll(out).find("still exiting") != std::string::npos; }));
+  CHECK(test::ReadAll(out).find("held by pid " + std::to_string(holder.pid())) != std::string::npos);
+  holder.Release();
+  INFO(test::ReadAll(out));
+  CHECK(CliHarness::Wait(start) == 0);
+  CHECK(test::WaitFor([&] { return r.Status().find("\"state\":\"connecting\"") != std::string::npos; }));
+}
+
 }  // namespace tranship

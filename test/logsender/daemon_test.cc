@@ -11,8 +11,10 @@
 #include <chrono>
 #include <filesystem>
 
+#include "base/env.h"
 #include "cli/json_parse.h"
 #include "test/cli/cli_harness.h"
+#include "test/dying_holder.h"
 #include "test/free_port.h"
 
 namespace tranship::test {
@@ -22,9 +24,9 @@ namespace {
 struct SenderHarness : CliHarness {
   ~SenderHarness() {
     for (const cli::ProcessDescription& d : cli::ReadPidFiles(Path("run"))) {
-      if (d.type == "stone" || !cli::ProcessAlive(d.pid)) continue;
+      if (d.type == "stone" || !ProcessAlive(d.pid)) continue;
       kill(d.pid, SIGKILL);
-      WaitFor([&] { return !cli::ProcessAlive(d.pid); });
+      WaitFor([&] { return ProcessGone(d.pid); });
     }
   }
   void CreateAndStart(const std::string& stone) {
@@ -84,7 +86,7 @@ TEST_CASE("LogsenderLifecycle") {
   CHECK(d->type == "logsender");
   CHECK(d->name == "prod");
   CHECK(d->port == std::to_string(port));
-  CHECK(cli::ProcessAlive(d->pid));
+  CHECK(ProcessAlive(d->pid));
   CHECK(h.LogHas(port, "plaintext link: records cross the network unencrypted"));
   CHECK(h.LogHas(port, "following the stone 'prod'"));
 
@@ -152,7 +154,7 @@ TEST_CASE("LogsenderLifecycle") {
   RunResult stopped = h.RunAlias("stoplogsender", {"-P", std::to_string(port)});
   Ok(stopped);
   CHECK(stopped.out.find("stopped (pid " + std::to_string(d->pid) + ")") != std::string::npos);
-  CHECK(!cli::ProcessAlive(d->pid));
+  CHECK(!ProcessAlive(d->pid));
   CHECK(!std::filesystem::exists(h.Path("run/logsender-" + std::to_string(port) + ".pid")));
   CHECK(!std::filesystem::exists(h.Path("run/logsender-" + std::to_string(port) + ".status")));
   CHECK(h.LogHas(port, "stopping: stop requested (SIGTERM)"));
@@ -238,7 +240,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
     Result<cli::JsonValue> s = h.SenderStatus(port);
     return s.ok() && !s->Bool("stone_connected");
   }));
-  CHECK(cli::ProcessAlive(d->pid));
+  CHECK(ProcessAlive(d->pid));
   RunResult status = h.Run({"status"});
   CHECK(status.out.find("the stone is not reachable: shipping what is durable on disk") !=
         std::string::npos);
@@ -288,6 +290,26 @@ TEST_CASE("LogsenderInTheForegroundStopsOnSigterm") {
   CHECK(CliHarness::Wait(pid) == 0);
   CHECK(ReadAll(h.TempPath("fg.log")).find("stop requested (SIGTERM)") != std::string::npos);
   CHECK(!std::filesystem::exists(h.Path("run/logsender-" + std::to_string(port) + ".pid")));
+}
+
+// A logsender killed a moment ago may still hold its run/*.lock while its threads exit
+// (test/dying_holder.h): startlogsender waits for it, says so, and starts.
+TEST_CASE("AStartWaitsForAKilledLogsenderThatStillHoldsItsLock") {
+  SenderHarness h;
+  h.CreateAndStart("prod");
+  int port = FreePort();
+  REQUIRE(Env::Default()->CreateDirs(h.Path("run")).ok());
+  DyingHolder holder(h.Path("run/logsender-" + std::to_string(port) + ".lock"));
+  const std::string out = h.TempPath("start.out");
+  pid_t start = h.Spawn({"logsender", "start", "-P", std::to_string(port), "-A", "127.0.0.1",
+                         "-T", h.TranlogDir("prod"), "-s", "prod"},
+                        out);
+  REQUIRE(WaitFor([&] { return ReadAll(out).find("still exiting") != std::string::npos; }));
+  CHECK(ReadAll(out).find("held by pid " + std::to_string(holder.pid())) != std::string::npos);
+  holder.Release();
+  INFO(ReadAll(out));
+  CHECK(CliHarness::Wait(start) == 0);
+  CHECK(h.LogHas(port, "following the stone 'prod'"));
 }
 
 }  // namespace tranship::test

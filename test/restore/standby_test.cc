@@ -140,7 +140,7 @@ TEST_CASE("ContinuousRestoreFromALogreceiverConvergesAfterKillNine") {
   REQUIRE(pid > 0);
   Workload(c, 300);
   kill(pid, SIGKILL);
-  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }));
+  REQUIRE(WaitFor([&] { return ProcessGone(pid); }));
   Workload(c, 500);
   Ok(c.standby(0), {"stone", "start", "standby"});
   Proc st = Ok(c.standby(0), {"admin", "standby", "restore-status"});

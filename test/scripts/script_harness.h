@@ -71,7 +71,7 @@ struct KillOnExit {
 inline void KillNineDaemon(pid_t pid) {
   REQUIRE(pid > 0);
   kill(pid, SIGKILL);
-  REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }));
+  REQUIRE(WaitFor([&] { return ProcessGone(pid); }));
 }
 
 // A stand-in for tranship that stops at a gate (a file) before running the real binary,

@@ -129,8 +129,8 @@ TEST_CASE("watchdog: a logsender (options from an env file) and a logreceiver ki
   pid_t sender2 = p.PidOf(sender_pid), recv2 = s.PidOf(receiver_pid);
   CHECK(sender2 != sender);
   CHECK(recv2 != recv);
-  CHECK(cli::ProcessAlive(sender2));
-  CHECK(cli::ProcessAlive(recv2));
+  CHECK(ProcessAlive(sender2));
+  CHECK(ProcessAlive(recv2));
   // Shipping goes on: a commit made after the restarts reaches the archive.
   uint64_t before = ArchiveTid(s, "logreceiver-" + port + "-standby.status");
   REQUIRE(p.Run({"put", "prod", "b", "2"}).code == 0);

@@ -211,7 +211,7 @@ class Cluster {
     }
     for (Host* h : AllHosts()) {
       for (const cli::ProcessDescription& d : cli::ReadPidFiles(h->Path("run"))) {
-        if (d.pid > 0 && cli::ProcessAlive(d.pid)) kill(d.pid, SIGKILL);
+        if (d.pid > 0 && ProcessAlive(d.pid)) kill(d.pid, SIGKILL);
       }
     }
   }

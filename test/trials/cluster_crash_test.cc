@@ -73,7 +73,7 @@ class CrashCluster {
         kill(stone, SIGKILL);
         REQUIRE(waitpid(load_, nullptr, 0) == load_);
         load_ = 0;
-        REQUIRE(WaitFor([&] { return !cli::ProcessAlive(stone); }, kConverge));
+        REQUIRE(WaitFor([&] { return ProcessGone(stone); }, kConverge));
         Ok(c_.primary(), {"stone", "start", "prod"});
         break;
       }
@@ -96,7 +96,7 @@ class CrashCluster {
         pid_t pid = h.PidOf(stone + ".pid");
         REQUIRE(pid > 0);
         kill(pid, SIGKILL);
-        REQUIRE(WaitFor([&] { return !cli::ProcessAlive(pid); }, kConverge));
+        REQUIRE(WaitFor([&] { return ProcessGone(pid); }, kConverge));
         Ok(h, {"stone", "start", stone, "-R"});
         break;
       }
