@@ -54,7 +54,8 @@ const Command kCommands[] = {
     {"tranlog info", "summarize one tranlog file; alias copydbf -i FILE",
      {"tranship tranlog info FILE", 1, 1, {}, {}}, TranlogInfo},
     {"tranlog verify", "check the records, chain and sequence of tranlog files",
-     {"tranship tranlog verify FILE|DIR", 1, 1, {}, {}}, TranlogVerify},
+     {"tranship tranlog verify FILE|DIR [FILE|DIR...] | --stone NAME", 0, SIZE_MAX, {},
+      {"--stone"}}, TranlogVerify},
     {"workload", "testing tool: concurrent writers with an ack log, or --check it",
      {"tranship workload NAME [--writers N] [--transactions N] [--seconds S] "
       "[--keys-per-txn K] [--ack-log FILE] [--key-prefix P] [--visible-on SOCKET,...] "

@@ -243,8 +243,26 @@ std::string GuessPrefix(Env* env, const std::string& dir) {
   return found.empty() ? "tranlog" : found;
 }
 
+namespace {
+
+// "tranlog 4 is missing", "tranlogs 2 to 9 are missing", "tranlogs 3, 5 are missing".
+std::string DescribeMissing(const std::vector<uint64_t>& ids) {
+  if (ids.size() == 1) return fmt::format("tranlog {} is missing", ids[0]);
+  if (ids.back() - ids.front() + 1 == ids.size()) {
+    return fmt::format("tranlogs {} to {} are missing", ids.front(), ids.back());
+  }
+  if (ids.size() > 6) {
+    return fmt::format("tranlogs {}, {}, ... {} ({} files) are missing", ids[0], ids[1],
+                       ids.back(), ids.size());
+  }
+  return fmt::format("tranlogs {} are missing", fmt::join(ids, ", "));
+}
+
+}  // namespace
+
 VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
-                         const std::function<void(const std::string&)>& progress) {
+                         const std::function<void(const std::string&)>& progress,
+                         const std::function<bool(uint64_t)>& elsewhere) {
   VerifyReport rep;
   std::optional<FileSummary> prev;
   for (size_t i = 0; i < paths.size(); i++) {
@@ -273,26 +291,37 @@ VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
         rep.errors.push_back(fmt::format("{} offset {}: {}", name, d.offset, d.reason));
       }
     }
-    if (prev) {
+    // The ids between the previous file and this one: in directories not given
+    // (`elsewhere`), or missing.
+    std::vector<uint64_t> missing;
+    bool gap_elsewhere = false;
+    if (prev && sum->header.file_id > prev->header.file_id + 1) {
+      for (uint64_t id = prev->header.file_id + 1; id < sum->header.file_id; id++) {
+        if (elsewhere && elsewhere(id)) {
+          rep.elsewhere.push_back(id);
+          gap_elsewhere = true;
+        } else {
+          missing.push_back(id);
+        }
+      }
+    }
+    if (!missing.empty()) {
+      rep.errors.push_back(fmt::format("{}: {} before it", name, DescribeMissing(missing)));
+    } else if (prev && !gap_elsewhere) {
       const FileHeader& h = sum->header;
-      if (h.file_id != prev->header.file_id + 1) {
-        rep.errors.push_back(fmt::format("{}: missing tranlog file(s) {} to {} in the sequence",
-                                         name, prev->header.file_id + 1, h.file_id - 1));
-      } else {
-        if (!prev->ends_with_log_switch) {
-          rep.errors.push_back(fmt::format("{}: does not end with a log switch but a newer file follows",
-                                           BaseName(prev->path)));
-        } else if (prev->next_file_id != h.file_id) {
-          rep.errors.push_back(fmt::format("{}: log switch names tranlog {}, next file is {}",
-                                           BaseName(prev->path), prev->next_file_id, h.file_id));
-        }
-        if (h.lineage == prev->header.lineage &&
-            (h.first_tid != prev->last_tid + 1 || h.start_chain != prev->last_chain)) {
-          rep.errors.push_back(fmt::format(
-              "{} offset 0: chain break between files (expected TID {} chain {:016x}, header has "
-              "TID {} chain {:016x})",
-              name, prev->last_tid + 1, prev->last_chain, h.first_tid, h.start_chain));
-        }
+      if (!prev->ends_with_log_switch) {
+        rep.errors.push_back(fmt::format("{}: does not end with a log switch but a newer file follows",
+                                         BaseName(prev->path)));
+      } else if (prev->next_file_id != h.file_id) {
+        rep.errors.push_back(fmt::format("{}: log switch names tranlog {}, next file is {}",
+                                         BaseName(prev->path), prev->next_file_id, h.file_id));
+      }
+      if (h.lineage == prev->header.lineage &&
+          (h.first_tid != prev->last_tid + 1 || h.start_chain != prev->last_chain)) {
+        rep.errors.push_back(fmt::format(
+            "{} offset 0: chain break between files (expected TID {} chain {:016x}, header has "
+            "TID {} chain {:016x})",
+            name, prev->last_tid + 1, prev->last_chain, h.first_tid, h.start_chain));
       }
     }
     if (progress) {

@@ -126,15 +126,20 @@ std::string GuessPrefix(Env* env, const std::string& dir);
 // older file ends with a log switch naming its successor, and that TIDs and the chain
 // continue across files. A torn tail of the newest file is reported as a note, not an
 // error. `progress` (may be null) is called after each file with a one-line summary.
+// `elsewhere` (may be null) says which file ids are known to lie in directories not
+// given (one directory of a stone with several): a gap of only such ids is not missing,
+// and the checks across it (log switch, TIDs, chain) are left undone.
 struct VerifyReport {
   uint64_t files = 0;
   uint64_t records = 0;
   uint64_t bytes = 0;
   std::vector<std::string> errors;   // "tranlog3.dbf offset 4096: payload checksum mismatch"
   std::vector<std::string> notes;    // "tranlog7.dbf: torn tail of 57 bytes at offset 81920"
+  std::vector<uint64_t> elsewhere;   // ids in the gaps that `elsewhere` accounted for
   bool ok() const { return errors.empty(); }
 };
 VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
-                         const std::function<void(const std::string&)>& progress);
+                         const std::function<void(const std::string&)>& progress,
+                         const std::function<bool(uint64_t)>& elsewhere = nullptr);
 
 }  // namespace tranship::tranlog

@@ -260,4 +260,65 @@ TEST_CASE("AStoneWaitsForADyingHolderOfItsLockAndLogsIt") {
   CHECK(StatusRow(h, "prod").starts_with("running "));
 }
 
+// A stone with two STN_TRAN_LOG_DIRECTORIES keeps odd file ids in one and even ones in
+// the other. verify checks the sequence across both (given both, or --stone), and given
+// one of them says which files belong in the other instead of calling them missing; a
+// file really missing from the sequence is still an error.
+TEST_CASE("VerifyChecksTheSequenceAcrossAStonesTranlogDirectories") {
+  CliHarness h;
+  Ok(h.Run({"stone", "create", "prod"}));
+  const std::string a = h.Path("data/prod/tranlog"), b = h.Path("data/prod/tranlog2");
+  std::string conf = ReadAll(h.Path("etc/conf.d/prod.conf"));
+  const std::string key = "STN_TRAN_LOG_DIRECTORIES = " + a + ";";
+  REQUIRE(conf.find(key) != std::string::npos);
+  conf.replace(conf.find(key), key.size(), "STN_TRAN_LOG_DIRECTORIES = " + a + ", " + b + ";");
+  WriteAll(h.Path("etc/conf.d/prod.conf"), conf);
+  REQUIRE(Env::Default()->CreateDirs(b).ok());
+  Ok(h.RunAlias("startstone", {"prod"}));
+  for (int i = 0; i < 4; i++) {
+    Ok(h.Run({"put", "prod", "k" + std::to_string(i), "v"}));
+    Ok(h.Run({"admin", "prod", "start-new-log"}));
+  }
+  Ok(h.RunAlias("stopstone", {"prod"}));
+  REQUIRE(Env::Default()->FileExists(b + "/tranlog4.dbf"));
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"tranlog", "verify", "--stone", "prod"},
+        std::vector<std::string>{"tranlog", "verify", a, b}}) {
+    RunResult all = h.Run(args);
+    Ok(all);
+    CHECK(all.out.find("ok: 5 files") != std::string::npos);
+  }
+
+  RunResult one = h.Run({"tranlog", "verify", a});
+  Ok(one);
+  CHECK(one.out.find("This is one of the 2 tranlog directories of the stone 'prod'") !=
+        std::string::npos);
+  CHECK(one.out.find("tranlogs 2 and 4 belong in " + b) != std::string::npos);
+  CHECK(one.out.find("verify --stone prod") != std::string::npos);
+  CHECK(one.out.find("missing") == std::string::npos);
+
+  // A file gone from the other directory is missing, however the files are given.
+  REQUIRE(std::rename((b + "/tranlog4.dbf").c_str(), h.TempPath("tranlog4.dbf").c_str()) == 0);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"tranlog", "verify", "--stone", "prod"},
+        std::vector<std::string>{"tranlog", "verify", a, b}}) {
+    RunResult gap = h.Run(args);
+    CHECK(gap.code == 1);
+    CHECK(OneLine(gap.err));
+    CHECK(gap.out.find("error: tranlog5.dbf: tranlog 4 is missing before it") != std::string::npos);
+  }
+  // A file missing inside the directory given alone is missing; its neighbours in the
+  // other directory are not.
+  REQUIRE(std::rename((a + "/tranlog3.dbf").c_str(), h.TempPath("tranlog3.dbf").c_str()) == 0);
+  RunResult gap = h.Run({"tranlog", "verify", a});
+  CHECK(gap.code == 1);
+  CHECK(gap.out.find("error: tranlog5.dbf: tranlog 3 is missing before it") != std::string::npos);
+  CHECK(gap.out.find("tranlogs 2 and 4 belong in " + b) != std::string::npos);
+
+  RunResult both = h.Run({"tranlog", "verify", "--stone", "prod", a});
+  CHECK(both.code != 0);
+  CHECK(OneLine(both.err));
+}
+
 }  // namespace tranship::test

@@ -324,7 +324,7 @@ TEST_CASE("MissingFileInSequenceIsReported") {
   std::remove(f.Path(2).c_str());
   VerifyReport rep = VerifyFiles(f.env, {f.Path(1), f.Path(3), f.Path(4)}, nullptr);
   REQUIRE(rep.errors.size() == 1);
-  CHECK(rep.errors[0] == "tranlog3.dbf: missing tranlog file(s) 2 to 2 in the sequence");
+  CHECK(rep.errors[0] == "tranlog3.dbf: tranlog 2 is missing before it");
 }
 
 TEST_CASE("FailedFlushLeavesTheFileAsItWas") {
