@@ -70,6 +70,17 @@ std::string RestoreControl::Path(const char* marker) const {
   return JoinPath(engine_->options().extent_dir, marker);
 }
 
+Status RestoreControl::RecordSource(const ArchiveSource& source) {
+  Status s = WriteFileAtomic(env_, Path(kRestoreSourceMarker), EncodeSource(source));
+  if (s.ok()) return s;
+  // commit-restore numbers the new lineage's files above every archived one from this
+  // record; without it a restart would forget the archive.
+  return Status::IOError(fmt::format(
+      "cannot record the archive being restored from in {} ({}), which commit-restore needs "
+      "to number its files above the archive's",
+      Path(kRestoreSourceMarker), s.message()));
+}
+
 std::string RestoreControl::StoneName() const { return engine_->options().stone_name; }
 
 void RestoreControl::SetGap(const std::string& missing) {
@@ -151,9 +162,14 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
           "stop-continuous-restore' first",
           name, name));
     }
+  }
+  if (Status s = RecordSource(source); !s.ok()) {
+    return Status::IOError(s.message() + "; nothing was restored");
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
     source_ = source;
   }
-  (void)WriteFileAtomic(env_, Path(kRestoreSourceMarker), EncodeSource(source));
   ArchiveReplayer r(engine_, env_, source, to_end_of_log);
   uint64_t t0 = MonotonicNanos();
   uint64_t last_log = t0;
@@ -212,10 +228,23 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
 }
 
 Status RestoreControl::StartContinuousLocked(const ArchiveSource& source,
-                                             uint64_t pending_failover_tid) {
-  TRANSHIP_RETURN_IF_ERROR(
-      WriteFileAtomic(env_, Path(kContinuousRestoreMarker), EncodeSource(source)));
-  (void)WriteFileAtomic(env_, Path(kRestoreSourceMarker), EncodeSource(source));
+                                             uint64_t pending_failover_tid, bool resuming) {
+  Status s = RecordSource(source);
+  if (s.ok()) {
+    s = WriteFileAtomic(env_, Path(kContinuousRestoreMarker), EncodeSource(source));
+    if (!s.ok()) {
+      s = Status::IOError(fmt::format(
+          "cannot record continuous restore in {} ({}), so it would not resume after a "
+          "restart",
+          Path(kContinuousRestoreMarker), s.message()));
+    }
+  }
+  if (!s.ok()) {
+    // After a restart both markers are on disk already (the continuous one was just
+    // read): a disk too full to rewrite them must not keep the standby from following.
+    if (!resuming) return Status::IOError(s.message() + "; nothing was restored");
+    TS_LOG_WARN("{}", s.message());
+  }
   auto c = std::make_unique<ContinuousRestore>(
       engine_, env_, source, [this](const ContinuousState& end) { OnContinuousEnd(end); },
       pending_failover_tid);
@@ -386,7 +415,7 @@ void RestoreControl::ResumeAfterOpen() {
     return;
   }
   std::lock_guard<std::mutex> op(op_mu_);
-  Status s = StartContinuousLocked(src);
+  Status s = StartContinuousLocked(src, 0, /*resuming=*/true);
   if (s.ok()) {
     TS_LOG_INFO("resuming continuous restore from {} (prefix '{}') at {}", Join(src.dirs),
                 src.prefix, engine_->restore_progress().at.ToString());

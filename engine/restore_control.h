@@ -96,10 +96,16 @@ class RestoreControl {
                                   std::string* prefix_note);
   Result<std::string> Replay(ArchiveSource source, uint64_t to_end_of_log,
                              const std::string& prefix_note);
-  Status StartContinuousLocked(const ArchiveSource& source, uint64_t pending_failover_tid = 0);
+  // `resuming` (after a restart): the markers are on disk already, so failing to
+  // rewrite them is only logged.
+  Status StartContinuousLocked(const ArchiveSource& source, uint64_t pending_failover_tid = 0,
+                               bool resuming = false);
   void OnContinuousEnd(const ContinuousState& end);
   void SetGap(const std::string& missing);
   std::string Path(const char* marker) const;
+  // Writes the restore-source marker (where restored records come from); an IOError
+  // that says so if it cannot.
+  Status RecordSource(const ArchiveSource& source);
   std::string StoneName() const;
 
   Engine* engine_;

@@ -356,4 +356,49 @@ TEST_CASE("ACommitRestoreWhoseExtentWasNotWrittenIsCompletedByRecovery") {
 }
 
 }  // namespace
+
+namespace {
+// A disk on which the restore-source marker cannot be written (say, it is full).
+class NoMarkerEnv : public EnvWrapper {
+ public:
+  NoMarkerEnv() : EnvWrapper(Env::Default()) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        bool truncate) override {
+    if (path.find(kRestoreSourceMarker) != std::string::npos) {
+      return Status::NoSpace("no space left on device");
+    }
+    return EnvWrapper::NewWritableFile(path, truncate);
+  }
+};
+}  // namespace
+
+// commit-restore numbers the new lineage's files above the archive's from the
+// restore-source marker, which must survive a restart: a restore that cannot write it
+// fails at once with the reason and applies nothing.
+TEST_CASE("ARestoreThatCannotRecordItsSourceFailsAndAppliesNothing") {
+  Primary p;
+  Repo sb(p.dir / "standby");
+  SeedEmpty(sb);
+  NoMarkerEnv disk;
+  EngineOptions o = sb.Options();
+  o.env = &disk;
+  auto s = OpenOrDie(o);
+  for (int verb = 0; verb < 2; verb++) {
+    Result<std::string> r = verb == 0
+                                ? s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0)
+                                : s->restore()->StartContinuous({p.repo.TranlogDir()}, std::nullopt);
+    INFO("verb " << verb);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kIOError);
+    CHECK(r.status().message().find("cannot record the archive being restored from in " +
+                                    sb.root + "/extent/" + kRestoreSourceMarker) !=
+          std::string::npos);
+    CHECK(r.status().message().find("no space left on device") != std::string::npos);
+    CHECK(r.status().message().find("nothing was restored") != std::string::npos);
+    CHECK(s->restore_progress().applied == 0);
+    CHECK(s->restore_progress().at.tid == 0);
+    CHECK_FALSE(Env::Default()->FileExists(sb.root + "/extent/" + kContinuousRestoreMarker));
+  }
+}
+
 }  // namespace tranship::test
