@@ -8,6 +8,15 @@
 // It is built in snapshot.new/ and renamed into place, so a crash while copying leaves
 // the previous snapshot intact. A running stone is stopped cleanly first and started
 // again afterwards; its clients see a short outage.
+//
+// restore-snapshot takes a primary back in time. Its standbys may hold records from
+// after the snapshot, so the history cannot simply go on under the same lineage: the
+// restored stone begins a new lineage at the snapshot's TID (as commit-restore does
+// after a backup restore), in a tranlog numbered above every file it had used. Standbys
+// at or before that TID follow it on; those past it are refused with a fork in time that
+// names both lineages. A snapshot of a standby in restore mode is put back as it was.
+
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -15,10 +24,17 @@
 
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/log.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
 #include "cli/fs_util.h"
+#include "cli/json_parse.h"
+#include "cli/pidfile.h"
 #include "cli/stone_state.h"
+#include "engine/engine.h"
+#include "engine/extent.h"
+#include "engine/restore_control.h"
+#include "engine/tranlog_reader.h"
 
 namespace tranship::cli {
 namespace {
@@ -95,6 +111,117 @@ Status StoneSnapshot(Context& ctx, const Args& args) {
   });
 }
 
+namespace {
+
+// The newest tranlog id in `dirs` (0 if none).
+uint64_t NewestId(const std::vector<std::string>& dirs, const std::string& prefix) {
+  Result<tranlog::TranlogSet> set = tranlog::ListTranlogs(Env::Default(), dirs, prefix);
+  return set.ok() ? set->newest() : 0;
+}
+
+// A standby streaming from a logsender of this home for the stone, as its status file
+// tells (run/logsender-PORT.status).
+struct Follower {
+  std::string stone;
+  bool acked = false;
+  uint64_t acked_tid = 0;
+  Position sent;  // where the next frame to it starts
+};
+
+// The followers of `name`'s logsenders, from status files written at `since_us` or
+// later (each is rewritten every second; up to 3 s are waited for, then the last one
+// read is taken).
+std::vector<Follower> FollowersOf(const Home& home, const std::string& name, uint64_t since_us) {
+  std::vector<Follower> out;
+  for (const ProcessDescription& d : ReadPidFiles(home.RunDir())) {
+    if (d.type != "logsender" || d.name != name || !ProcessAlive(d.pid)) continue;
+    const std::string path = JoinPath(home.RunDir(), fmt::format("logsender-{}.status", d.port));
+    Result<JsonValue> j = Status::NotFound(path);
+    const uint64_t deadline = MonotonicNanos() + 3'000'000'000ull;
+    do {
+      Result<std::string> text = ReadFileToString(Env::Default(), path);
+      if (text.ok()) j = ParseJson(*text);
+      if (j.ok() && j->Uint("updated_us") >= since_us) break;
+      usleep(50 * 1000);
+    } while (MonotonicNanos() < deadline);
+    if (!j.ok()) continue;
+    const JsonValue* receivers = j->Get("receivers");
+    if (receivers == nullptr) continue;
+    for (const JsonValue& r : receivers->items) {
+      Follower f;
+      f.stone = r.Str("stone");
+      const JsonValue* acked = r.Get("acked");
+      f.acked = acked != nullptr && !acked->IsNull();
+      if (f.acked) f.acked_tid = acked->Uint("tid");
+      if (const JsonValue* sent = r.Get("sent")) {
+        f.sent = Position{sent->Uint("file"), sent->Uint("offset")};
+      }
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
+// Opens the restored repository in restore mode at its own durable end and commits the
+// restore: a new lineage whose first tranlog is numbered at least `min_file_id`. The
+// stone's log records what the engine does.
+Status BeginLineage(const Home& home, const std::string& name, uint64_t min_file_id,
+                    const std::string& taken, const std::vector<Follower>& followers) {
+  Result<StoneConfig> config = home.LoadStoneConfig(name);
+  if (!config.ok()) return config.status();
+  TRANSHIP_RETURN_IF_ERROR(LogInit(home.LogPath(name), LogLevel::kInfo));
+  TS_LOG_INFO("restore-snapshot: the stone '{}' goes back to the snapshot taken {}", name, taken);
+  EngineOptions o = home.EngineOptionsFor(name, *config);
+  o.stone_name = name;
+  o.restore_mode = true;
+  Result<std::unique_ptr<Engine>> engine = Engine::Open(o);
+  Status done = engine.status();
+  RestoredPosition at;
+  DurableEnd end;
+  if (engine.ok()) {
+    at = (*engine)->restore_progress().at;
+    Result<std::string> r = (*engine)->restore()->CommitRestore(false, 0, min_file_id);
+    done = r.status();
+    end = (*engine)->durable_end();
+    Status closed = (*engine)->Close();
+    if (done.ok()) done = closed;
+  }
+  (void)LogInit("", LogLevel::kInfo);
+  if (!done.ok()) {
+    return Status::IOError(fmt::format(
+        "The snapshot is back in place, but the stone '{}' could not begin a new lineage "
+        "after it: {}. See {}.",
+        name, done.message(), home.LogPath(name)));
+  }
+  fmt::print("The stone '{}' went back to TID {} (the snapshot taken {}) and begins a new "
+             "lineage {} there, in {} (parent lineage {}); its history after TID {} is "
+             "abandoned.\n",
+             name, at.tid, taken, end.lineage.ToHex(),
+             tranlog::FileName(o.tranlog_prefix, end.pos.file_id), at.lineage.ToHex(), at.tid);
+  fmt::print("Standbys: those that had received records after TID {} are refused with a fork "
+             "in time and must be reseeded from a new backup of '{}' ('tranship admin {} "
+             "full-backup FILE', then 'tranship stone create STANDBY --from-backup FILE'); "
+             "those at or before it follow the new lineage.\n",
+             at.tid, name, name);
+  for (const Follower& f : followers) {
+    if (f.acked && f.acked_tid > at.tid) {
+      fmt::print("  standby '{}' had TID {}: reseed it\n", f.stone, f.acked_tid);
+    } else if (!(at.pos < f.sent)) {
+      fmt::print("  standby '{}' had {}: it follows on\n", f.stone,
+                 f.acked ? fmt::format("TID {}", f.acked_tid) : std::string("nothing yet"));
+    } else {
+      fmt::print("  standby '{}' had {} but was sent records after TID {}: if its logreceiver "
+                 "is refused with a fork in time, reseed it\n",
+                 f.stone,
+                 f.acked ? fmt::format("TID {}", f.acked_tid) : std::string("nothing yet"),
+                 at.tid);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status StoneRestoreSnapshot(Context& ctx, const Args& args) {
   const std::string& name = args.positional[0];
   const Home& home = ctx.home;
@@ -115,7 +242,22 @@ Status StoneRestoreSnapshot(Context& ctx, const Args& args) {
           "To fix this restore the old setting in {}.", snap, p.in_snap, home.ConfPath(name)));
     }
   }
+  Result<StoneConfig> config = home.LoadStoneConfig(name);
+  if (!config.ok()) return config.status();
+  // Every tranlog id the stone has used, in its files now and in the snapshot: the new
+  // lineage's files are numbered above them, so that no two files ever share a name.
+  std::vector<std::string> snap_dirs;
+  for (size_t i = 1; i < parts->size(); i++) snap_dirs.push_back(JoinPath(snap, (*parts)[i].in_snap));
+  const uint64_t used = std::max(NewestId(home.TranlogDirs(name, *config), config->tranlog_prefix),
+                                 NewestId(snap_dirs, config->tranlog_prefix));
+  std::string taken = "at an unknown time";
+  if (Result<std::string> m = ReadFileToString(env, JoinPath(snap, "SNAPSHOT"));
+      m.ok() && m->starts_with("taken ")) {
+    taken = m->substr(6, m->find('\n') - 6);
+  }
   return WithStoneStopped(ctx, name, [&]() -> Status {
+    // What the standbys hold once the stone has stopped: nothing is shipped after that.
+    const std::vector<Follower> followers = FollowersOf(home, name, NowMicros());
     // Copy everything first, then swap: a failed copy leaves the repository as it was.
     for (const Part& p : *parts) {
       TRANSHIP_RETURN_IF_ERROR(RemoveTree(p.live + ".restore"));
@@ -127,7 +269,16 @@ Status StoneRestoreSnapshot(Context& ctx, const Args& args) {
       TRANSHIP_RETURN_IF_ERROR(env->SyncDir(DirName(p.live)));
     }
     fmt::print("Restored the stone '{}' from the snapshot in {}.\n", name, snap);
-    return Status::OK();
+    ExtentHeader h;
+    TRANSHIP_RETURN_IF_ERROR(
+        ReadExtentHeader(env, JoinPath(home.ExtentDir(name), kExtentFileName), &h));
+    if (h.flags & kExtentFlagRestoring) {
+      fmt::print("It is in restore mode at TID {}, as when the snapshot was taken, and restores "
+                 "onwards from there.\n",
+                 h.tid);
+      return Status::OK();
+    }
+    return BeginLineage(home, name, used + 1, taken, followers);
   });
 }
 

@@ -83,6 +83,37 @@ Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
   return s;
 }
 
+namespace {
+
+// The fixed header fields (EncodeHeader); magic and version are checked by the caller.
+void DecodeHeader(const uint8_t* p, ExtentHeader* h) {
+  h->lineage.hi = DecodeFixed64(p + 16);
+  h->lineage.lo = DecodeFixed64(p + 24);
+  h->tid = DecodeFixed64(p + 32);
+  h->replay_from.file_id = DecodeFixed64(p + 40);
+  h->replay_from.offset = DecodeFixed64(p + 48);
+  h->chain = DecodeFixed64(p + 56);
+  h->last_commit_us = DecodeFixed64(p + 64);
+  h->flags = DecodeFixed64(p + 72);
+  h->keys = DecodeFixed64(p + 80);
+  h->created_us = DecodeFixed64(p + 88);
+}
+
+}  // namespace
+
+Status ReadExtentHeader(Env* env, const std::string& path, ExtentHeader* h) {
+  auto f = env->NewRandomAccessFile(path);
+  if (!f.ok()) return f.status();
+  uint8_t p[kHeaderSize];
+  auto n = (*f)->Read(0, kHeaderSize, p);
+  if (!n.ok()) return n.status();
+  if (*n < kHeaderSize) return Status::Corruption(path + ": file too short for an extent");
+  if (std::memcmp(p, kMagic, 8) != 0) return Status::Corruption(path + ": not an extent file (bad magic)");
+  if (DecodeFixed32(p + 8) != kVersion) return Status::Corruption(path + ": unsupported extent version");
+  DecodeHeader(p, h);
+  return Status::OK();
+}
+
 Status ReadExtent(Env* env, const std::string& path, ExtentHeader* h, StateMap* state) {
   auto data = ReadFileToString(env, path);
   if (!data.ok()) return data.status();
@@ -96,16 +127,7 @@ Status ReadExtent(Env* env, const std::string& path, ExtentHeader* h, StateMap* 
   if (DecodeFixed32(p + 8) != kVersion) return corrupt("unsupported extent version");
   uint32_t stored = DecodeFixed32(p + d.size() - 4);
   if (crc32c::Value(p, d.size() - 4) != stored) return corrupt("checksum mismatch");
-  h->lineage.hi = DecodeFixed64(p + 16);
-  h->lineage.lo = DecodeFixed64(p + 24);
-  h->tid = DecodeFixed64(p + 32);
-  h->replay_from.file_id = DecodeFixed64(p + 40);
-  h->replay_from.offset = DecodeFixed64(p + 48);
-  h->chain = DecodeFixed64(p + 56);
-  h->last_commit_us = DecodeFixed64(p + 64);
-  h->flags = DecodeFixed64(p + 72);
-  h->keys = DecodeFixed64(p + 80);
-  h->created_us = DecodeFixed64(p + 88);
+  DecodeHeader(p, h);
   const uint8_t* trailer = p + d.size() - kTrailerSize;
   if (std::memcmp(trailer, kTrailerMagic, 8) != 0) return corrupt("bad trailer");
   Decoder dec(p + kHeaderSize, d.size() - kHeaderSize - kTrailerSize);

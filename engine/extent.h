@@ -45,5 +45,7 @@ Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
                    const StateMap& state);
 // Reads and checks (magic, version, CRC over the whole file) an extent.
 Status ReadExtent(Env* env, const std::string& path, ExtentHeader* header, StateMap* state);
+// Only the header (magic and version checked; the CRC covers the whole file, so it is not).
+Status ReadExtentHeader(Env* env, const std::string& path, ExtentHeader* header);
 
 }  // namespace tranship

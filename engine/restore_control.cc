@@ -338,7 +338,8 @@ Result<std::string> RestoreControl::StopContinuous() {
       at.pos.ToString());
 }
 
-Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logreceivers) {
+Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logreceivers,
+                                                  uint64_t min_file_id) {
   std::lock_guard<std::mutex> op(op_mu_);
   const std::string name = StoneName();
   if (!engine_->in_restore_mode()) {
@@ -378,7 +379,7 @@ Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logr
   // stone's own tranlogs, so that no standby ever sees two files with one name.
   RestoredPosition at = engine_->restore_progress().at;
   uint64_t id = at.pos.offset <= tranlog::kFileHeaderSize ? at.pos.file_id : at.pos.file_id + 1;
-  id = std::max(id, engine_->newest_tranlog_id() + 1);
+  id = std::max({id, engine_->newest_tranlog_id() + 1, min_file_id});
   if (!source.dirs.empty()) {
     auto set = tranlog::ListTranlogs(env_, source.dirs, source.prefix);
     if (set.ok()) id = std::max(id, set->newest() + 1);

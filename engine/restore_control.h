@@ -77,7 +77,10 @@ class RestoreControl {
                                       const std::optional<std::string>& prefix);
   Result<std::string> StopContinuous();
   // Checks (continuous restore, logreceivers logged in, a gap) and leaves restore mode.
-  Result<std::string> CommitRestore(bool accept_gap, uint32_t logreceivers_logged_in);
+  // The new lineage's first file id is above every archived and own id, and at least
+  // `min_file_id` (ids the stone used before its files were put back).
+  Result<std::string> CommitRestore(bool accept_gap, uint32_t logreceivers_logged_in,
+                                    uint64_t min_file_id = 0);
 
   RestoreStatus GetStatus();
   // Cheap (no file access), for the info request: kInfoRestore* bits.

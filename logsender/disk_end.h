@@ -29,6 +29,9 @@ class DiskEndScanner {
   Result<DurableEnd> Scan();
   // Continue later scans from `end` (a durable end reported by the stone).
   void Reset(const DurableEnd& end) { known_ = end; }
+  // The next scan starts afresh from the newest files, trusting nothing found before
+  // (the files may have been put back to an earlier state).
+  void Forget() { known_.reset(); }
 
  private:
   Env* env_;

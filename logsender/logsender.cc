@@ -42,6 +42,7 @@ struct LogSender::BuildJob {
   FileSource source;
   uint64_t stop_at = 0;  // a junction in this file (CutFrameAt)
   bool compress_too = false;  // the cut step compresses what it cut in the same job
+  uint64_t epoch = 0;  // LogSender::epoch_ when the job started: a later history drops it
   int level = kDefaultZstdLevel;  // LogSenderOptions::zstd_level
   // Cut step: its result. Compress step: the cut to compress, then the frame.
   Result<std::optional<CutFrame>> cut = Status::Aborted("not cut");
@@ -166,21 +167,20 @@ void LogSender::OnDurableEnd(const DurableEnd& e, bool from_stone) {
         "the primary's lineage changed from {} to {} (durable end {}); shipping the new "
         "history",
         end_.lineage.ToHex(), e.lineage.ToHex(), e.pos.ToString());
-    cache_.Clear();
-    history_.ForgetBoundaries();
-    current_.reset();
+    ForgetHistory();
     lineage_changed = true;
   } else if (e.pos < end_.pos) {
-    if (!from_stone) return;  // a disk scan never goes back; the stone's word decides
     // Either the stone has not yet reported a batch this logsender found on disk and
-    // synced itself (it will in a moment), or its history was rewound (a snapshot put
-    // back). The stone is authoritative: receivers past its end wait, and no cached
-    // frame of the old history is shipped again.
+    // synced itself (it will in a moment), or the primary's files were put back to an
+    // earlier state (restore-snapshot, a copy put back by hand): what this logsender
+    // found durable is not there any more. A fresh scan tells which.
+    std::optional<DurableEnd> disk = RescanDisk();
+    if (disk && Rewound(*disk)) return Rewind(from_stone ? e : *disk);
+    if (!from_stone) return;  // an incremental scan that lost its place: nothing changed
     TS_LOG_INFO("the stone '{}' reports its durable end at {} (TID {}), before {} found on "
                 "disk; following the stone",
                 opts_.stone, e.pos.ToString(), e.tid, end_.pos.ToString());
-    cache_.Clear();
-    history_.ForgetBoundaries();
+    ForgetHistory();
   }
   if (e == end_) return;
   if (from_stone) disk_.Reset(e);
@@ -289,7 +289,15 @@ void LogSender::OnHello(ReceiverSession* s, const wire::Hello& hello) {
   w.keepalive_ms = opts_.keepalive_ms;
   w.timeout_ms = opts_.timeout_ms;
   uint64_t behind = history_.Distance(d.start.pos, end_.pos);
-  s->Welcome(w, d.start, d.acked,
+  // A receiver starting from scratch or after a TID names no lineage: its stream is in
+  // the lineage of the file it starts with.
+  Lineage lineage = hello.lineage;
+  if (lineage.IsZero()) {
+    if (Result<tranlog::FileHeader> h = history_.Header(d.start.pos.file_id); h.ok()) {
+      lineage = h->lineage;
+    }
+  }
+  s->Welcome(w, d.start, d.acked, lineage,
              behind > kStreamingBytes ? ReceiverState::kCatchUp : ReceiverState::kStreaming);
   SendData(s);
 }
@@ -352,6 +360,7 @@ void LogSender::StartCut(uint64_t session_id, const Boundary& at, const std::str
   job->end = end_;
   job->target = opts_.frame_target;
   job->level = opts_.zstd_level;
+  job->epoch = epoch_;
   if (const CurrentHistory* cur = Current()) {
     if (std::optional<Junction> j = cur->JunctionInFile(at.pos.file_id, at.pos.offset)) {
       job->stop_at = j->parent_end.offset;
@@ -422,6 +431,11 @@ void LogSender::FinishCut(BuildJob* job) {
   auto it = sessions_.find(job->session_id);
   ReceiverSession* s = it == sessions_.end() ? nullptr : it->second.get();
   if (!EndJob(job)) return;
+  if (Stale(job)) {
+    if (s != nullptr) *s->source() = FileSource();  // it read the history forgotten
+    SendDataToAll();
+    return;
+  }
   if (job->built) {  // cut and compressed in one job
     if (s != nullptr) *s->source() = std::move(job->source);
     history_.Remember(job->built->next);
@@ -450,6 +464,7 @@ void LogSender::FinishCut(BuildJob* job) {
   z->from = job->from;
   z->cut = std::move(job->cut);
   z->level = opts_.zstd_level;
+  z->epoch = job->epoch;
   Queue(z,
         [](BuildJob* j) {
           j->built = CompressFrame(std::move(**j->cut), &PoolCompressor(), j->level);
@@ -475,7 +490,15 @@ void LogSender::FinishCut(BuildJob* job) {
 
 void LogSender::FinishCompress(BuildJob* job) {
   std::unique_ptr<BuildJob> owned(job);
-  if (EndJob(job)) CacheFrame(job);
+  if (!EndJob(job)) return;
+  if (Stale(job)) return SendDataToAll();
+  CacheFrame(job);
+}
+
+bool LogSender::Stale(BuildJob* job) {
+  if (job->epoch == epoch_) return false;
+  building_.erase(job->from.pos);
+  return true;
 }
 
 void LogSender::CacheFrame(BuildJob* job) {
@@ -504,20 +527,94 @@ bool LogSender::JunctionAhead(const Boundary& at) {
 }
 
 void LogSender::FailBuild(const Position& from, const Status& st) {
-  std::vector<ReceiverSession*> stuck;
-  for (auto& [id, s] : sessions_) {
-    if (s->welcomed() && s->cursor().pos == from) stuck.push_back(s.get());
-  }
-  if (stuck.empty()) {
+  auto stuck_at = [&] {
+    std::vector<ReceiverSession*> stuck;
+    for (auto& [id, s] : sessions_) {
+      if (s->welcomed() && s->cursor().pos == from) stuck.push_back(s.get());
+    }
+    return stuck;
+  };
+  if (stuck_at().empty()) {
     // A read-ahead: the cut runs again (and is reported) when a receiver gets there.
     TS_LOG_DEBUG("reading ahead at {} failed: {}", from.ToString(), st.ToString());
     return;
   }
+  // A file that ends before what was durable in it, or is gone, may have been put back
+  // to an earlier state under this logsender: then the receivers past that state are
+  // told so, not that a tranlog is gone.
+  if (std::optional<DurableEnd> disk = RescanDisk()) {
+    if (disk->lineage != end_.lineage) {
+      OnDurableEnd(*disk, false);
+    } else if (Rewound(*disk)) {
+      Rewind(*disk);
+    }
+  }
+  std::vector<ReceiverSession*> stuck = stuck_at();
+  if (stuck.empty()) return;
   TS_LOG_ERROR("cannot ship from {}: {}", from.ToString(), st.ToString());
   for (ReceiverSession* s : stuck) {
     s->Refuse({wire::RefuseCode::kTranlogGone,
                fmt::format("the primary cannot ship from {}: {}", from.ToString(), st.message())});
   }
+}
+
+std::optional<DurableEnd> LogSender::RescanDisk() {
+  disk_.Forget();
+  Result<DurableEnd> d = disk_.Scan();
+  if (!d.ok()) {
+    TS_LOG_WARN("cannot scan the primary's tranlogs: {}", d.status().ToString());
+    disk_.Reset(end_);
+    return std::nullopt;
+  }
+  return *d;
+}
+
+void LogSender::ForgetHistory() {
+  cache_.Clear();
+  history_.ForgetBoundaries();
+  current_.reset();
+  nothing_until_.clear();
+  epoch_++;  // frames being built now belong to the history forgotten
+}
+
+bool LogSender::Holds(const Boundary& b, const DurableEnd& end) {
+  if (end.pos < b.pos) return false;
+  Result<Boundary> found = history_.FindBoundary(b.pos, end);
+  return found.ok() && found->next_tid == b.next_tid && found->chain == b.chain;
+}
+
+bool LogSender::Rewound(const DurableEnd& disk) {
+  if (disk.lineage != end_.lineage) return false;  // a new lineage: OnDurableEnd's case
+  (void)history_.Refresh();
+  history_.ForgetBoundaries();  // what was learned may be of the files replaced
+  return !Holds(Boundary{end_.pos, end_.tid + 1, end_.chain, 0}, disk);
+}
+
+void LogSender::Rewind(const DurableEnd& e) {
+  TS_LOG_WARN("the primary's tranlogs were put back to an earlier state: they no longer hold "
+              "{} (TID {}) that this logsender had found durable, and now end at {} (TID {}, "
+              "lineage {}) (a snapshot or a copy put back); receivers sent anything that is "
+              "not on them reconnect and are told whether their archive still is",
+              end_.pos.ToString(), end_.tid, e.pos.ToString(), e.tid, e.lineage.ToHex());
+  (void)history_.Refresh();
+  ForgetHistory();
+  end_ = e;
+  disk_.Reset(e);
+  // What was sent that the files no longer hold may or may not be in a receiver's
+  // archive: its Hello, from what the archive holds, decides (the handshake refuses a
+  // fork in time at once).
+  std::vector<ReceiverSession*> off;
+  for (auto& [id, s] : sessions_) {
+    if (s->welcomed() && !Holds(s->cursor(), e)) off.push_back(s.get());
+  }
+  for (ReceiverSession* s : off) {
+    stats_.dropped++;
+    s->Drop(fmt::format("the primary's tranlogs no longer hold what was sent to it (up to {}); "
+                        "it reconnects from what its archive holds",
+                        s->cursor().pos.ToString()));
+  }
+  RecheckSessions();
+  SendDataToAll();
 }
 
 void LogSender::UpdateStreamingState(ReceiverSession* s) {

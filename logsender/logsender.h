@@ -178,6 +178,21 @@ class LogSender : public SessionHost {
   // where the new lineage left the old one is refused (fork in time).
   void RecheckSessions();
   void OnDurableEnd(const DurableEnd& e, bool from_stone);
+  // A scan of the primary's files from scratch; nullopt (logged) if they cannot be read.
+  std::optional<DurableEnd> RescanDisk();
+  // The primary's history changed (a new lineage, or rewound): cached frames, learned
+  // boundaries and frames still being built are of the old one.
+  void ForgetHistory();
+  // `b` is a record boundary of the files up to `end`, with b's TID and chain after it.
+  bool Holds(const Boundary& b, const DurableEnd& end);
+  // The files, found to end at `disk` (same lineage), no longer hold end_: they were put
+  // back to an earlier state, whatever was written after that.
+  bool Rewound(const DurableEnd& disk);
+  // After Rewound: the history is the files' up to `e`; receivers sent what they no
+  // longer hold are dropped, to reconnect from their archives.
+  void Rewind(const DurableEnd& e);
+  // The job began before the history was forgotten: its result is dropped.
+  bool Stale(BuildJob* job);
   void PublishStatus();
   void ReapClosed();
   void MaybeFinishStop();
@@ -210,6 +225,7 @@ class LogSender : public SessionHost {
   std::map<Position, Position> nothing_until_;  // from -> the end at which nothing followed
   size_t jobs_in_flight_ = 0;
   std::map<uint64_t, int> builds_of_;  // session id -> its build jobs in flight
+  uint64_t epoch_ = 0;  // ForgetHistory() count
   uint64_t next_disk_scan_ns_ = 0;
   uint64_t next_status_ns_ = 0;
   std::string last_disk_error_;

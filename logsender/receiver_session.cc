@@ -153,10 +153,11 @@ Status ReceiverSession::OnAck(const wire::Ack& a) {
 }
 
 void ReceiverSession::Welcome(const wire::Welcome& w, const Boundary& start,
-                              std::optional<Boundary> acked, ReceiverState first) {
+                              std::optional<Boundary> acked, const Lineage& lineage,
+                              ReceiverState first) {
   cursor_ = start;
   acked_ = acked;
-  lineage_ = hello_.lineage;
+  lineage_ = lineage;
   std::string buf;
   wire::EncodeWelcome(&buf, w);
   Write(std::make_shared<const std::string>(std::move(buf)), MonotonicNanos());

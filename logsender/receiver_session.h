@@ -61,14 +61,15 @@ class ReceiverSession {
   void SetState(ReceiverState s, std::string_view why);
   const std::string& peer() const { return peer_; }
   const std::string& stone() const { return hello_.receiver_stone; }
-  // The lineage its stream is in: the Hello's, then each frame's.
+  // The lineage its stream is in: the Hello's (or its first file's), then each junction's.
   const Lineage& lineage() const { return lineage_; }
   // "127.0.0.1:40312 (standby 'standby1')"
   std::string Describe() const;
 
   // ---- handshake ----
+  // `lineage`: the lineage the stream starts in.
   void Welcome(const wire::Welcome& w, const Boundary& start, std::optional<Boundary> acked,
-               ReceiverState first);
+               const Lineage& lineage, ReceiverState first);
   // Sends a Refuse (also the goodbye of a stopping logsender) and closes.
   void Refuse(const wire::Refuse& r);
   // Logs why and closes the connection without a word to the peer.

@@ -284,5 +284,96 @@ TEST_CASE("AStreamingReceiverIsRefusedWhenThePrimaryForks") {
   CHECK(got[2] == f.FileBytes(2, f.p.pos.offset));
 }
 
+// restore-snapshot on a primary whose logsender runs: the tranlog is put back to an
+// earlier state (shorter) and a new lineage begins after it, while a receiver that was
+// sent records past the snapshot waits for its window to open. Its next frame cannot be
+// read: the logsender must see that the history changed and tell the receiver of the
+// fork (or drop it, to be told on its reconnect), never refuse it with "tranlog gone".
+TEST_CASE("APrimaryPutBackToAnEarlierStateRefusesAForkNeverTranlogGone") {
+  ForkFixture f;
+  f.CreateHistory(kL1);
+  f.Commit(40);
+  f.p = f.Here();  // the snapshot
+  const std::string snapshot = f.FileBytes(1, f.p.pos.offset);
+  f.Commit(200);
+  const std::string before = f.FileBytes(1);
+  LogSenderOptions o = f.Options();
+  o.window_bytes = 128 << 10;  // the receiver gets past the snapshot, then waits for an ack
+  o.frame_target = 16 << 10;
+  o.disk_poll_ms = 3600 * 1000;  // the first scan only: the failed read finds the change
+  f.StartSender(o);
+  FakeReceiver* r = f.ConnectFromStart();
+  REQUIRE(f.RunUntil([&] { return r->raw_bytes() >= o.window_bytes; }));
+  f.RunFor(std::chrono::milliseconds(20));
+  const Position got = r->LastEnd();
+  REQUIRE(f.p.pos < got);
+  REQUIRE(got < f.writer->end());
+
+  // The snapshot goes back in place; a new lineage begins after it.
+  f.writer.reset();
+  tranship::test::WriteAll(f.Path(1), snapshot);
+  f.CommitRestoreAtP(2);
+  f.Commit(5);
+  r->SendAck(got, r->LastTid());
+  REQUIRE(f.RunUntil([&] { return r->closed; }));
+  for (const wire::Refuse& x : r->refusals) {
+    INFO(x.message);
+    CHECK(x.code == wire::RefuseCode::kForkInTime);
+  }
+
+  // Where its archive ends, as its receiver would say on reconnecting.
+  tranship::test::WriteAll(f.dir / "before.dbf", before);
+  auto rd = tranlog::FileReader::Open(f.env, f.dir / "before.dbf");
+  REQUIRE(rd.ok());
+  tranlog::RecordRef rec;
+  while ((*rd)->offset() < got.offset) {
+    REQUIRE((*rd)->Next(&rec) == tranlog::FileReader::Outcome::kRecord);
+  }
+  std::filesystem::remove(f.dir / "before.dbf");
+  Point archive{got, rec.header.tid, rec.header.chain};
+  FakeReceiver* again = f.Say(ForkFixture::ResumeAt(archive, kL1));
+  REQUIRE(f.RunUntil([&] { return again->closed; }));
+  REQUIRE(again->refusals.size() == 1);
+  CHECK(again->refusals[0].code == wire::RefuseCode::kForkInTime);
+  CHECK(Contains(again->refusals[0].message, kL2.ToHex()));
+  CHECK(Contains(again->refusals[0].message,
+                 fmt::format("after lineage {} up to TID {} ({})", kL1.ToHex(), f.p.tid,
+                             f.p.pos.ToString())));
+}
+
+// The same files put back without a new lineage (a copy restored by hand), then written
+// on under the old lineage: the receiver past the copy is dropped, not refused with
+// "tranlog gone", and its reconnect is refused as a fork.
+TEST_CASE("ACopyPutBackUnderTheSameLineageIsAForkForTheReceiverPastIt") {
+  ForkFixture f;
+  f.CreateHistory(kL1);
+  f.Commit(40);
+  f.p = f.Here();
+  const std::string snapshot = f.FileBytes(1, f.p.pos.offset);
+  f.Commit(200);
+  LogSenderOptions o = f.Options();
+  o.window_bytes = 128 << 10;
+  o.frame_target = 16 << 10;
+  o.disk_poll_ms = 3600 * 1000;
+  f.StartSender(o);
+  FakeReceiver* r = f.ConnectFromStart();
+  REQUIRE(f.RunUntil([&] { return r->raw_bytes() >= o.window_bytes; }));
+  f.RunFor(std::chrono::milliseconds(20));
+  const Position got = r->LastEnd();
+  REQUIRE(f.p.pos < got);
+
+  f.writer.reset();
+  tranship::test::WriteAll(f.Path(1), snapshot);
+  auto header = tranlog::FileReader::Open(f.env, f.Path(1));
+  REQUIRE(header.ok());
+  auto w = tranlog::Writer::OpenExisting(f.WriterOpts(), (*header)->header(), f.Path(1),
+                                         f.p.pos.offset, f.p.tid + 1, f.p.chain);
+  REQUIRE(w.ok());
+  f.writer = std::move(*w);
+  f.Commit(300);  // past where the receiver got, with other records
+  r->SendAck(got, r->LastTid());
+  REQUIRE(f.RunUntil([&] { return r->closed; }));
+  CHECK(r->refusals.empty());  // dropped: its archive decides when it reconnects
+}
 }  // namespace
 }  // namespace tranship::logsender::test
