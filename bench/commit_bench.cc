@@ -29,9 +29,9 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/client.h"
+#include "client/client.h"
 #include "engine/engine.h"
-#include "engine/stone_server.h"
+#include "stone/server.h"
 
 using namespace tranship;
 
@@ -56,13 +56,14 @@ double Percentile(std::vector<uint32_t>& v, double p) {
 
 // Runs `clients` threads that each commit in a loop for `seconds`; `commit(t, key, value)`
 // performs one durable commit and returns whether it succeeded.
-template <typename CommitFn>
-Row Run(const std::string& mode, int clients, double seconds,
-        const std::function<EngineStats()>& stats, CommitFn&& commit) {
+// `stats` is the engine's or the info reply's counters (EngineStats or StoneStats).
+template <typename StatsFn, typename CommitFn>
+Row Run(const std::string& mode, int clients, double seconds, const StatsFn& stats,
+        CommitFn&& commit) {
   std::atomic<bool> stop{false};
   std::vector<std::vector<uint32_t>> lat(static_cast<size_t>(clients));
   std::vector<std::thread> ts;
-  EngineStats before = stats();
+  const auto before = stats();
   uint64_t t0 = MonotonicNanos();
   for (int c = 0; c < clients; c++) {
     ts.emplace_back([&, c] {
@@ -87,7 +88,7 @@ Row Run(const std::string& mode, int clients, double seconds,
   stop = true;
   for (auto& t : ts) t.join();
   double elapsed = static_cast<double>(MonotonicNanos() - t0) / 1e9;
-  EngineStats after = stats();
+  const auto after = stats();
   std::vector<uint32_t> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   Row r;
@@ -154,9 +155,9 @@ int RunAgainstDaemon(const std::string& socket_path, const std::vector<int>& cli
     std::fprintf(stderr, "commit_bench: %s\n", info.status().ToString().c_str());
     return 1;
   }
-  auto stats = [&]() -> EngineStats {
+  auto stats = [&]() -> StoneStats {
     auto i = (*info)->Info();
-    return i.ok() ? i->stats : EngineStats{};
+    return i.ok() ? i->stats : StoneStats{};
   };
   std::vector<Row> rows;
   for (int n : client_counts) {

@@ -36,7 +36,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "engine/client.h"
+#include "client/client.h"
 
 using namespace tranship;
 namespace fs = std::filesystem;

@@ -28,8 +28,8 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "engine/tranlog_writer.h"
-#include "engine/transaction.h"
+#include "tranlog/writer.h"
+#include "tranlog/commit.h"
 #include "wire/batch.h"
 
 using namespace tranship;

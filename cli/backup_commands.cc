@@ -22,7 +22,7 @@
 #include "base/clock.h"
 #include "cli/backup_commands.h"
 #include "cli/connect.h"
-#include "engine/backup_admin.h"
+#include "stone/backup_admin.h"
 #include "engine/backup_format.h"
 #include "engine/restore_apply.h"
 

@@ -6,7 +6,7 @@
 
 #include "base/status.h"
 #include "cli/home.h"
-#include "engine/client.h"
+#include "client/client.h"
 
 namespace tranship::cli {
 

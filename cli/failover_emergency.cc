@@ -14,7 +14,7 @@
 #include "cli/failover_steps.h"
 #include "cli/stone_state.h"
 #include "engine/restore_control.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 
 namespace tranship::cli {
 namespace {

@@ -12,7 +12,7 @@
 #include "base/status.h"
 #include "cli/home.h"
 #include "cli/json_parse.h"
-#include "engine/client.h"
+#include "client/client.h"
 
 namespace tranship::cli {
 

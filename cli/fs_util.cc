@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "base/env.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 
 namespace tranship::cli {
 namespace fs = std::filesystem;

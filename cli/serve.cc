@@ -17,7 +17,7 @@
 #include "cli/daemon.h"
 #include "cli/pidfile.h"
 #include "engine/engine.h"
-#include "engine/stone_server.h"
+#include "stone/server.h"
 
 namespace tranship::cli {
 namespace {

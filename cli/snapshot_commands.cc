@@ -34,7 +34,7 @@
 #include "engine/engine.h"
 #include "engine/extent.h"
 #include "engine/restore_control.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 
 namespace tranship::cli {
 namespace {

@@ -17,7 +17,7 @@
 #include "base/env.h"
 #include "cli/commands.h"
 #include "cli/home.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 
 namespace tranship::cli {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "base/clock.h"
 #include "base/crc32c.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 
 namespace tranship {
 namespace {

@@ -14,7 +14,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "engine/extent.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship {
 

@@ -28,7 +28,7 @@
 #include "engine/extent.h"
 #include "engine/recovery.h"
 #include "engine/restore_control.h"
-#include "engine/tranlog_writer.h"
+#include "tranlog/writer.h"
 
 namespace tranship {
 namespace {

@@ -24,8 +24,8 @@
 #include "engine/extent.h"
 #include "engine/extent.h"
 #include "engine/restore_apply.h"
-#include "engine/transaction.h"
-#include "engine/types.h"
+#include "tranlog/commit.h"
+#include "tranlog/types.h"
 
 namespace tranship {
 
@@ -41,12 +41,6 @@ struct EngineOptions {
   bool restore_mode = false;                   // no writes accepted (startstone -R)
   Env* env = nullptr;                          // nullptr: Env::Default()
   std::string stone_name = "the stone";        // named in operator messages
-};
-
-struct ReadResult {
-  bool found = false;
-  std::string value;
-  uint64_t version = 0;  // TID of the commit that last wrote the key; 0 if absent
 };
 
 struct Digest {

@@ -11,7 +11,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship {
 

@@ -27,8 +27,8 @@
 #include "engine/engine.h"
 #include "engine/extent.h"
 #include "engine/restore_apply.h"
-#include "engine/tranlog_reader.h"
-#include "engine/tranlog_writer.h"
+#include "tranlog/reader.h"
+#include "tranlog/writer.h"
 
 namespace tranship {
 

@@ -21,8 +21,8 @@
 #include <string>
 
 #include "engine/extent.h"
-#include "engine/tranlog_reader.h"
-#include "engine/types.h"
+#include "tranlog/reader.h"
+#include "tranlog/types.h"
 
 namespace tranship {
 

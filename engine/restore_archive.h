@@ -23,7 +23,7 @@
 
 #include "base/env.h"
 #include "engine/engine.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 
 namespace tranship {
 

@@ -439,12 +439,9 @@ void RestoreControl::Shutdown() {
   }
 }
 
-uint8_t RestoreControl::InfoFlags() const {
+RestoreControl::Flags RestoreControl::CurrentFlags() const {
   std::lock_guard<std::mutex> l(mu_);
-  uint8_t f = 0;
-  if (continuous_ && continuous_->state().running) f |= kInfoRestoreContinuous;
-  if (!gap_.empty()) f |= kInfoRestoreGap;
-  return f;
+  return Flags{continuous_ && continuous_->state().running, !gap_.empty()};
 }
 
 RestoreStatus RestoreControl::GetStatus() {

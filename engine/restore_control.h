@@ -30,11 +30,6 @@
 
 namespace tranship {
 
-// StoneInfo::restore_flags bits.
-inline constexpr uint8_t kInfoRestoreContinuous = 1;  // continuous restore runs
-inline constexpr uint8_t kInfoRestoreFailover = 2;    // history ends at a failover checkpoint
-inline constexpr uint8_t kInfoRestoreGap = 4;         // the last restore stopped at a gap
-
 inline constexpr char kContinuousRestoreMarker[] = "continuous-restore";
 inline constexpr char kRestoreSourceMarker[] = "restore-source";
 inline constexpr char kRestoreGapMarker[] = "restore-gap";
@@ -83,8 +78,12 @@ class RestoreControl {
                                     uint64_t min_file_id = 0);
 
   RestoreStatus GetStatus();
-  // Cheap (no file access), for the info request: kInfoRestore* bits.
-  uint8_t InfoFlags() const;
+  // Cheap (no file access), for the info request.
+  struct Flags {
+    bool continuous = false;  // continuous restore runs
+    bool gap = false;         // the last restore stopped at a gap
+  };
+  Flags CurrentFlags() const;
   // An archive notify: wakes continuous restore. Never blocks for long (loop thread).
   void NotifyArchive(const DurableEnd& archive_end);
 

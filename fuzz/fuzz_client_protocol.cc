@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/client_protocol.h"
+#include "client/protocol.h"
 #include "fuzz/check.h"
 
 namespace tranship::client_protocol {

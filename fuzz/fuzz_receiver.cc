@@ -49,8 +49,8 @@
 #include <vector>
 
 #include "base/log.h"
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
 #include "fuzz/check.h"
 #include "fuzz/memory_env.h"
 #include "fuzz/sample_history.h"

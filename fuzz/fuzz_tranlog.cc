@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
 #include "fuzz/check.h"
 #include "fuzz/sample_history.h"
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "base/coding.h"
-#include "engine/client_protocol.h"
-#include "engine/tranlog_reader.h"
+#include "client/protocol.h"
+#include "tranlog/reader.h"
 #include "fuzz/sample_history.h"
 #include "wire/batch.h"
 #include "wire/protocol.h"

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <memory>
 
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_writer.h"
+#include "tranlog/format.h"
+#include "tranlog/writer.h"
 
 namespace tranship::fuzz {
 namespace {

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/types.h"
+#include "tranlog/types.h"
 #include "fuzz/memory_env.h"
 
 namespace tranship::fuzz {

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include "base/log.h"
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
 
 namespace tranship::logreceiver {
 namespace tl = tranlog;

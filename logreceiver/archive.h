@@ -24,7 +24,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 #include "logreceiver/record_check.h"
 
 namespace tranship::logreceiver {

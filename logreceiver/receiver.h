@@ -47,8 +47,8 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/client.h"
-#include "engine/types.h"
+#include "client/client.h"
+#include "tranlog/types.h"
 #include "logreceiver/archive.h"
 #include "wire/batch.h"
 #include "wire/protocol.h"

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/crc32c.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 
 namespace tranship::logreceiver {
 namespace tl = tranlog;

@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship::logreceiver {
 

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/client.h"
-#include "engine/client_protocol.h"
-#include "engine/types.h"
+#include "client/client.h"
+#include "client/protocol.h"
+#include "tranlog/types.h"
 
 namespace tranship::logreceiver {
 

@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/client.h"
+#include "client/client.h"
 #include "wire/protocol.h"
 
 namespace tranship::logreceiver {

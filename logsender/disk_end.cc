@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 
 namespace tranship::logsender {
 

@@ -18,7 +18,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship::logsender {
 

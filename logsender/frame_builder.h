@@ -24,7 +24,7 @@
 #include "base/env.h"
 #include "base/raw_buffer.h"
 #include "base/status.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 #include "logsender/history.h"
 #include "wire/batch.h"
 #include "wire/protocol.h"

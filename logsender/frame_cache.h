@@ -17,7 +17,7 @@
 #include <map>
 #include <memory>
 
-#include "engine/types.h"
+#include "tranlog/types.h"
 #include "logsender/frame_builder.h"
 
 namespace tranship::logsender {

@@ -20,7 +20,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/types.h"
+#include "tranlog/types.h"
 #include "logsender/history.h"
 #include "wire/protocol.h"
 

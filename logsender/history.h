@@ -16,8 +16,8 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/tranlog_reader.h"
-#include "engine/types.h"
+#include "tranlog/reader.h"
+#include "tranlog/types.h"
 
 namespace tranship::logsender {
 

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
 
 namespace tranship::logsender {
 namespace {

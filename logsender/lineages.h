@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 #include "logsender/history.h"
 
 namespace tranship::logsender {

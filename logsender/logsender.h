@@ -48,7 +48,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 #include "logsender/disk_end.h"
 #include "logsender/frame_builder.h"
 #include "logsender/frame_cache.h"

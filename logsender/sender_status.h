@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship::logsender {
 

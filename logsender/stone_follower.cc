@@ -4,8 +4,8 @@
 #include <sys/un.h>
 
 #include "base/log.h"
-#include "engine/client_protocol.h"
-#include "engine/unix_socket.h"
+#include "client/protocol.h"
+#include "client/unix_socket.h"
 
 namespace tranship::logsender {
 namespace cp = client_protocol;

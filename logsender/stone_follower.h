@@ -14,7 +14,7 @@
 #include <functional>
 #include <string>
 
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship::logsender {
 

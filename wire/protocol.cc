@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "base/coding.h"
+#include "tranlog/codec.h"
 
 namespace tranship::wire {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 // A buffer that held one big frame is given back once that frame is consumed, so an
 // idle connection keeps at most this much.
 constexpr size_t kIdleBufferSize = 64 << 10;
-constexpr size_t kDurableEndSize = 16 + 16 + 8 + 8 + 8;
+constexpr size_t kDurableEndSize = kDurableEndEncodedSize;
 constexpr uint8_t kKnownDataFlags = kDataZstd;
 
 // Appends the frame header with a zero length; EndFrame patches the length in.
@@ -37,31 +38,7 @@ void PutBoundedString(std::string* dst, std::string_view s, size_t max) {
   PutLengthPrefixed(dst, s.substr(0, max));
 }
 
-void PutLineage(std::string* dst, const Lineage& l) {
-  PutFixed64(dst, l.hi);
-  PutFixed64(dst, l.lo);
-}
-void PutPosition(std::string* dst, const Position& p) {
-  PutFixed64(dst, p.file_id);
-  PutFixed64(dst, p.offset);
-}
-void PutDurableEnd(std::string* dst, const DurableEnd& e) {
-  PutLineage(dst, e.lineage);         // lineage of the primary's history
-  PutPosition(dst, e.pos);            // durable end: file id, offset
-  PutFixed64(dst, e.tid);             // TID of the last durable record
-  PutFixed64(dst, e.chain);           // its chain value
-  PutFixed64(dst, e.commit_time_us);  // its commit time, µs since the epoch
-}
 
-bool GetLineage(Decoder* d, Lineage* l) { return d->GetFixed64(&l->hi) && d->GetFixed64(&l->lo); }
-bool GetPosition(Decoder* d, Position* p) {
-  return d->GetFixed64(&p->file_id) && d->GetFixed64(&p->offset);
-}
-// Mirrors PutDurableEnd.
-bool GetDurableEnd(Decoder* d, DurableEnd* e) {
-  return GetLineage(d, &e->lineage) && GetPosition(d, &e->pos) && d->GetFixed64(&e->tid) &&
-         d->GetFixed64(&e->chain) && d->GetFixed64(&e->commit_time_us);
-}
 bool GetString(Decoder* d, std::string* s, size_t max) {
   std::string_view v;
   if (!d->GetLengthPrefixed(&v, max)) return false;

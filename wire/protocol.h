@@ -26,8 +26,8 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "engine/tranlog_format.h"
-#include "engine/types.h"
+#include "tranlog/format.h"
+#include "tranlog/types.h"
 
 namespace tranship::wire {
 

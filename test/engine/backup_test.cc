@@ -18,8 +18,8 @@
 #include "engine/engine.h"
 #include "engine/recovery.h"
 #include "engine/restore_apply.h"
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
 #include "test/test_util.h"
 
 namespace tranship {

@@ -13,8 +13,8 @@
 #include "base/env.h"
 #include "base/fault_env.h"
 #include "engine/engine.h"
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
 #include "test/test_util.h"
 
 namespace tranship {

@@ -6,9 +6,9 @@
 #include "base/crc32c.h"
 #include "base/env.h"
 #include "base/fault_env.h"
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_reader.h"
-#include "engine/tranlog_writer.h"
+#include "tranlog/format.h"
+#include "tranlog/reader.h"
+#include "tranlog/writer.h"
 #include "test/test_util.h"
 
 namespace tranship::tranlog {

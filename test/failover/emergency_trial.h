@@ -14,9 +14,9 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/client.h"
-#include "engine/tranlog_reader.h"
-#include "engine/transaction.h"
+#include "client/client.h"
+#include "tranlog/reader.h"
+#include "tranlog/commit.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {

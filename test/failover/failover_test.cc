@@ -13,9 +13,9 @@
 #include <set>
 #include <sstream>
 
-#include "engine/client.h"
-#include "engine/tranlog_reader.h"
-#include "engine/transaction.h"
+#include "client/client.h"
+#include "tranlog/reader.h"
+#include "tranlog/commit.h"
 #include "test/failover/emergency_trial.h"
 #include "test/regex.h"
 #include "test/shipping/cluster.h"

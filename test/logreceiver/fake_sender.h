@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "base/env.h"
-#include "engine/tranlog_reader.h"
-#include "engine/tranlog_writer.h"
+#include "tranlog/reader.h"
+#include "tranlog/writer.h"
 #include "test/test_util.h"
 #include "wire/batch.h"
 #include "wire/protocol.h"

@@ -13,7 +13,7 @@
 #include "base/coding.h"
 #include "base/fault_env.h"
 #include "base/log.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 #include "logreceiver/receiver.h"
 #include "test/logreceiver/fake_sender.h"
 

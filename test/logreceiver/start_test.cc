@@ -7,7 +7,7 @@
 
 #include <chrono>
 
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 #include "logreceiver/archive.h"
 #include "logreceiver/receiver.h"
 #include "logreceiver/record_check.h"

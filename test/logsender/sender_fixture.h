@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "base/env.h"
-#include "engine/tranlog_format.h"
-#include "engine/tranlog_writer.h"
+#include "tranlog/format.h"
+#include "tranlog/writer.h"
 #include "logsender/logsender.h"
 #include "test/test_util.h"
 #include "wire/batch.h"

@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "base/clock.h"
-#include "engine/client.h"
+#include "client/client.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {

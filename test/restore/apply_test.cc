@@ -9,7 +9,7 @@
 
 #include "engine/extent.h"
 #include "engine/restore_archive.h"
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 #include "test/restore/restore_fixture.h"
 
 namespace tranship::test {

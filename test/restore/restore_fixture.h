@@ -9,7 +9,7 @@
 
 #include "engine/engine.h"
 #include "engine/restore_control.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 #include "test/test_util.h"
 
 namespace tranship::test {

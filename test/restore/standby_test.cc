@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "engine/client.h"
+#include "client/client.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {

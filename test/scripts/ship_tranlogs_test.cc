@@ -12,7 +12,7 @@
 
 #include <doctest/doctest.h>
 
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 #include "test/scripts/script_harness.h"
 
 namespace tranship::test {

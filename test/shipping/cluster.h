@@ -24,7 +24,7 @@
 #include <doctest/doctest.h>
 
 #include "cli/pidfile.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 #include "test/free_port.h"
 #include "test/test_util.h"
 

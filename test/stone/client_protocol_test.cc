@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "base/coding.h"
-#include "engine/client_protocol.h"
+#include "client/protocol.h"
 #include "test/test_util.h"
 
 namespace tranship {

@@ -13,10 +13,10 @@
 #include <thread>
 
 #include "base/clock.h"
-#include "engine/client.h"
-#include "engine/client_protocol.h"
+#include "client/client.h"
+#include "client/protocol.h"
 #include "engine/engine.h"
-#include "engine/stone_server.h"
+#include "stone/server.h"
 #include "test/test_util.h"
 
 namespace tranship::test {

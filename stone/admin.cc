@@ -1,11 +1,11 @@
-#include "engine/stone_admin.h"
+#include "stone/admin.h"
 
 #include <sys/stat.h>
 
 #include <fmt/format.h>
 
-#include "engine/backup_admin.h"
-#include "engine/restore_admin.h"
+#include "stone/backup_admin.h"
+#include "stone/restore_admin.h"
 
 #include <algorithm>
 

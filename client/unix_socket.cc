@@ -1,4 +1,4 @@
-#include "engine/unix_socket.h"
+#include "client/unix_socket.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -19,8 +19,8 @@
 #include <string>
 
 #include "base/status.h"
-#include "engine/client_protocol.h"
-#include "engine/types.h"
+#include "client/protocol.h"
+#include "tranlog/types.h"
 
 namespace tranship {
 

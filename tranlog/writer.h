@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "base/env.h"
-#include "engine/tranlog_format.h"
-#include "engine/types.h"
+#include "tranlog/format.h"
+#include "tranlog/types.h"
 
 namespace tranship::tranlog {
 

@@ -1,4 +1,4 @@
-#include "engine/tranlog_reader.h"
+#include "tranlog/reader.h"
 
 #include <algorithm>
 

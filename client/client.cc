@@ -2,7 +2,7 @@
 // Unix socket. One request at a time; each request is encoded into a reused buffer and
 // sent with one send(2), the reply is read in large chunks through the shared
 // FrameReader.
-#include "engine/client.h"
+#include "client/client.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,8 +17,8 @@
 #include <cstring>
 
 #include "base/clock.h"
-#include "engine/client_protocol.h"
-#include "engine/unix_socket.h"
+#include "client/protocol.h"
+#include "client/unix_socket.h"
 
 namespace tranship {
 namespace cp = client_protocol;

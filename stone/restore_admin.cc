@@ -1,4 +1,4 @@
-#include "engine/restore_admin.h"
+#include "stone/restore_admin.h"
 
 #include <fmt/format.h>
 

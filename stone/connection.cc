@@ -1,4 +1,4 @@
-#include "engine/stone_server_conn.h"
+#include "stone/connection.h"
 
 #include <climits>
 

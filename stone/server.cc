@@ -14,7 +14,7 @@
 // commit and admin verb already handed to the engine has been answered, flush the
 // replies, shut the connections down (a stop timer closes those whose peer does not
 // read), close the async handle last.
-#include "engine/stone_server.h"
+#include "stone/server.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,11 +29,11 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/client_protocol.h"
+#include "client/protocol.h"
 #include "engine/restore_control.h"
-#include "engine/stone_admin.h"
-#include "engine/stone_server_conn.h"
-#include "engine/unix_socket.h"
+#include "stone/admin.h"
+#include "stone/connection.h"
+#include "client/unix_socket.h"
 
 namespace tranship {
 namespace cp = client_protocol;
@@ -481,14 +481,20 @@ StoneInfo StoneServer::Impl::MakeInfo() const {
   info.pid = static_cast<uint32_t>(::getpid());
   info.started_us = started_us_;
   info.durable_end = engine_->durable_end();
-  info.stats = engine_->stats();
+  const EngineStats s = engine_->stats();
+  info.stats = StoneStats{s.commits,  s.conflicts,          s.batches,
+                          s.tranlog_bytes, s.keys,          s.last_checkpoint_tid,
+                          s.last_checkpoint_us, s.restore_mode, s.commits_suspended,
+                          s.last_error};
   info.logreceivers = logreceivers_;
   info.archive_end = archive_end_;
   if (engine_->in_restore_mode()) {
     RestoreProgress p = engine_->restore_progress();
     info.restored = p.at.AsEnd();
-    info.restore_flags = engine_->restore()->InfoFlags();
-    if (p.failover_tid != 0) info.restore_flags |= kInfoRestoreFailover;
+    RestoreControl::Flags f = engine_->restore()->CurrentFlags();
+    info.restore_flags = (f.continuous ? kInfoRestoreContinuous : 0) |
+                         (f.gap ? kInfoRestoreGap : 0) |
+                         (p.failover_tid != 0 ? kInfoRestoreFailover : 0);
   }
   info.state = (info.restore_flags & kInfoRestoreContinuous) ? "continuous restore"
                : info.stats.restore_mode                     ? "restore mode"

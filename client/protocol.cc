@@ -1,4 +1,4 @@
-#include "engine/client_protocol.h"
+#include "client/protocol.h"
 
 #include <fmt/format.h>
 
@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/coding.h"
+#include "tranlog/codec.h"
 
 namespace tranship {
 namespace client_protocol {
@@ -15,7 +16,7 @@ namespace {
 // not fit and shrinks back once that frame is consumed, so an idle connection holds
 // at most this much.
 constexpr size_t kDefaultBufferSize = 64 << 10;
-constexpr size_t kDurableEndSize = 7 * 8;
+constexpr size_t kDurableEndSize = kDurableEndEncodedSize;
 // Entries reserved ahead from a count a peer sent; beyond it vectors grow as entries
 // actually decode.
 constexpr uint64_t kMaxReservedEntries = 1024;
@@ -78,23 +79,6 @@ bool ReadReplyStatus(Decoder* d, const char* what, Status* st) {
   *st = StatusFromWire(code, std::string(msg));
   if (st->ok()) *st = Malformed(what);
   return false;
-}
-
-void PutDurableEnd(std::string* dst, const DurableEnd& e) {
-  PutFixed64(dst, e.lineage.hi);
-  PutFixed64(dst, e.lineage.lo);
-  PutFixed64(dst, e.pos.file_id);
-  PutFixed64(dst, e.pos.offset);
-  PutFixed64(dst, e.tid);
-  PutFixed64(dst, e.chain);
-  PutFixed64(dst, e.commit_time_us);
-}
-
-bool GetDurableEnd(Decoder* d, DurableEnd* e) {
-  return d->GetFixed64(&e->lineage.hi) && d->GetFixed64(&e->lineage.lo) &&
-         d->GetFixed64(&e->pos.file_id) && d->GetFixed64(&e->pos.offset) &&
-         d->GetFixed64(&e->tid) && d->GetFixed64(&e->chain) &&
-         d->GetFixed64(&e->commit_time_us);
 }
 
 bool GetString(Decoder* d, std::string* out) {
@@ -427,7 +411,7 @@ void EncodeInfoReply(std::string* dst, uint32_t id, const StoneInfo& info) {
   PutFixed64(dst, info.started_us);
   PutLengthPrefixed(dst, info.state);
   PutDurableEnd(dst, info.durable_end);
-  const EngineStats& s = info.stats;
+  const StoneStats& s = info.stats;
   PutFixed64(dst, s.commits);
   PutFixed64(dst, s.conflicts);
   PutFixed64(dst, s.batches);
@@ -448,7 +432,7 @@ Status DecodeInfoReply(std::string_view body, StoneInfo* out) {  // mirrors Enco
   Decoder d(AsBytes(body));
   Status st;
   if (!ReadReplyStatus(&d, "info reply", &st)) return st;
-  EngineStats& s = out->stats;
+  StoneStats& s = out->stats;
   uint8_t flags;
   if (!GetString(&d, &out->name) || !GetString(&d, &out->version) ||
       !d.GetFixed32(&out->pid) || !d.GetFixed64(&out->started_us) ||

@@ -1,4 +1,4 @@
-#include "engine/backup_admin.h"
+#include "stone/backup_admin.h"
 
 #include <fmt/format.h>
 

@@ -16,7 +16,7 @@
 
 #include "base/coding.h"
 #include "base/status.h"
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 namespace tranship::tranlog {
 

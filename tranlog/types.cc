@@ -1,4 +1,4 @@
-#include "engine/types.h"
+#include "tranlog/types.h"
 
 #include <sys/random.h>
 

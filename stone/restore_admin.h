@@ -13,7 +13,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
-#include "engine/stone_admin.h"
+#include "stone/admin.h"
 
 namespace tranship {
 

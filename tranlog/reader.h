@@ -18,7 +18,7 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 
 namespace tranship::tranlog {
 

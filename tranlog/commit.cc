@@ -1,8 +1,8 @@
-#include "engine/transaction.h"
+#include "tranlog/commit.h"
 
 #include <fmt/format.h>
 
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 
 namespace tranship {
 

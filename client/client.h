@@ -13,11 +13,29 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/engine.h"
-#include "engine/transaction.h"
-#include "engine/types.h"
+#include "tranlog/commit.h"
+#include "tranlog/types.h"
 
 namespace tranship {
+
+// The counters of a stone's engine, as the info reply carries them.
+struct StoneStats {
+  uint64_t commits = 0;         // acknowledged commits since the stone started
+  uint64_t conflicts = 0;
+  uint64_t batches = 0;         // group-commit batches (= fdatasyncs of tranlogs)
+  uint64_t tranlog_bytes = 0;   // bytes appended since the stone started
+  uint64_t keys = 0;
+  uint64_t last_checkpoint_tid = 0;
+  uint64_t last_checkpoint_us = 0;
+  bool restore_mode = false;
+  bool commits_suspended = false;
+  std::string last_error;       // last commit/checkpoint failure, empty if none since
+};
+
+// StoneInfo::restore_flags bits.
+inline constexpr uint8_t kInfoRestoreContinuous = 1;  // continuous restore runs
+inline constexpr uint8_t kInfoRestoreFailover = 2;    // history ends at a failover checkpoint
+inline constexpr uint8_t kInfoRestoreGap = 4;         // the last restore stopped at a gap
 
 // What a stone reports about itself (the `info` request).
 struct StoneInfo {
@@ -27,14 +45,14 @@ struct StoneInfo {
   uint64_t started_us = 0;     // when the server began accepting logins
   std::string state;           // "running", "restore mode", "commits suspended", ...
   DurableEnd durable_end;
-  EngineStats stats;
+  StoneStats stats;
   uint32_t logreceivers = 0;   // client connections that said hello as "logreceiver"
   // The newest archive end a logreceiver reported (archive notify); zero if none yet.
   DurableEnd archive_end;
   // Restore mode: the end of the restored history (lineage, position in the archive
   // numbering, TID, chain, commit time); zero on a primary.
   DurableEnd restored;
-  uint8_t restore_flags = 0;   // kInfoRestore* (engine/restore_control.h)
+  uint8_t restore_flags = 0;   // kInfoRestore* above
 };
 
 class StoneClient {

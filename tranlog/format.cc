@@ -1,4 +1,4 @@
-#include "engine/tranlog_format.h"
+#include "tranlog/format.h"
 
 #include <cstring>
 

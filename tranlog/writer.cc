@@ -1,4 +1,4 @@
-#include "engine/tranlog_writer.h"
+#include "tranlog/writer.h"
 
 #include <algorithm>
 

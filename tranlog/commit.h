@@ -1,7 +1,8 @@
 #pragma once
-// A transaction as the engine commits it: the keys it read (with the version it saw,
-// for optimistic validation) and the puts and deletes it makes. Also the commit-record
-// payload codec (layout in docs/tranlog-format.md).
+// What a commit is made of, wherever it travels: a transaction as a client sends it and
+// the engine validates it (the keys it read, with the version it saw, and the puts and
+// deletes it makes), a read's answer, and the commit record's payload codec (layout in
+// docs/tranlog-format.md). The client protocol carries these; the engine commits them.
 
 #include <cstdint>
 #include <functional>
@@ -31,6 +32,13 @@ struct ReadCheck {
 struct TxnRequest {
   std::vector<ReadCheck> reads;
   std::vector<WriteOp> writes;
+};
+
+// A key's committed value and its version, as a read returns it.
+struct ReadResult {
+  bool found = false;
+  std::string value;
+  uint64_t version = 0;  // TID of the commit that last wrote the key; 0 if absent
 };
 
 // Appends the commit payload for `writes` to *dst.

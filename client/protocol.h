@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/client.h"
-#include "engine/transaction.h"
-#include "engine/types.h"
+#include "client/client.h"
+#include "tranlog/commit.h"
+#include "tranlog/types.h"
 
 namespace tranship {
 namespace client_protocol {
