@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "cli/json.h"
+#include "base/json.h"
 
 namespace tranship::cli {
 namespace {

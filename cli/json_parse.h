@@ -11,11 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "base/json.h"
 #include "base/status.h"
 
 namespace tranship::cli {
 
-class JsonWriter;
 struct JsonMember;
 
 struct JsonValue {

@@ -31,7 +31,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
-#include "cli/json.h"
+#include "base/json.h"
 #include "cli/pidfile.h"
 #include "logreceiver/receiver.h"
 #include "logreceiver/standby_link.h"

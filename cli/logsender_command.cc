@@ -31,7 +31,7 @@
 #include "base/log_limiter.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
-#include "cli/json.h"
+#include "base/json.h"
 #include "cli/pidfile.h"
 #include "logsender/logsender.h"
 #include "wire/tls.h"

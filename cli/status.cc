@@ -26,7 +26,7 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "cli/commands.h"
-#include "cli/json.h"
+#include "base/json.h"
 #include "cli/json_parse.h"
 #include "cli/pidfile.h"
 #include "cli/stone_state.h"

@@ -3,26 +3,11 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "engine/restore_control.h"
 
 namespace tranship {
 namespace {
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += c;
-    }
-  }
-  return out + "\"";
-}
 
 std::string Time(uint64_t us) { return us ? FormatUtc(us) : std::string("none"); }
 
@@ -67,21 +52,45 @@ std::string FormatRestoreStatus(const RestoreStatus& s, const std::string& name)
 
 std::string FormatRestoreStatusJson(const RestoreStatus& s, const std::string& name) {
   const RestoredPosition& at = s.progress.at;
-  std::string dirs;
-  for (const std::string& d : s.source.dirs) dirs += (dirs.empty() ? "" : ",") + JsonString(d);
-  return fmt::format(
-      "{{\"stone\":{},\"mode\":{},\"restore_mode\":{},\"continuous\":{},"
-      "\"restored\":{{\"lineage\":{},\"tid\":{},\"file_id\":{},\"offset\":{},\"chain\":\"{:016x}\","
-      "\"commit_time_us\":{}}},\"archive\":{{\"dirs\":[{}],\"prefix\":{}}},\"applied\":{},"
-      "\"lag_known\":{},\"archive_end\":{{\"tid\":{},\"file_id\":{},\"offset\":{},"
-      "\"commit_time_us\":{}}},\"lag_bytes\":{},\"lag_seconds\":{:.6f},\"failover_tid\":{},"
-      "\"stop_reason\":{},\"gap\":{}}}",
-      JsonString(name), JsonString(s.mode), s.restore_mode, s.continuous,
-      JsonString(at.lineage.ToHex()), at.tid, at.pos.file_id, at.pos.offset, at.chain,
-      at.commit_time_us, dirs, JsonString(s.source.prefix), s.applied, s.lag_known,
-      s.archive_end.tid, s.archive_end.pos.file_id, s.archive_end.pos.offset,
-      s.archive_end.commit_time_us, s.lag_bytes, s.lag_us / 1e6, s.progress.failover_tid,
-      JsonString(s.stop_reason), JsonString(s.gap));
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("stone"); j.String(name);
+  j.Key("mode"); j.String(s.mode);
+  j.Key("restore_mode"); j.Bool(s.restore_mode);
+  j.Key("continuous"); j.Bool(s.continuous);
+  j.Key("restored");
+  j.BeginObject();
+  j.Key("lineage"); j.String(at.lineage.ToHex());
+  j.Key("tid"); j.Uint(at.tid);
+  j.Key("file_id"); j.Uint(at.pos.file_id);
+  j.Key("offset"); j.Uint(at.pos.offset);
+  j.Key("chain"); j.String(fmt::format("{:016x}", at.chain));
+  j.Key("commit_time_us"); j.Uint(at.commit_time_us);
+  j.EndObject();
+  j.Key("archive");
+  j.BeginObject();
+  j.Key("dirs");
+  j.BeginArray();
+  for (const std::string& d : s.source.dirs) j.String(d);
+  j.EndArray();
+  j.Key("prefix"); j.String(s.source.prefix);
+  j.EndObject();
+  j.Key("applied"); j.Uint(s.applied);
+  j.Key("lag_known"); j.Bool(s.lag_known);
+  j.Key("archive_end");
+  j.BeginObject();
+  j.Key("tid"); j.Uint(s.archive_end.tid);
+  j.Key("file_id"); j.Uint(s.archive_end.pos.file_id);
+  j.Key("offset"); j.Uint(s.archive_end.pos.offset);
+  j.Key("commit_time_us"); j.Uint(s.archive_end.commit_time_us);
+  j.EndObject();
+  j.Key("lag_bytes"); j.Uint(s.lag_bytes);
+  j.Key("lag_seconds"); j.Number(fmt::format("{:.6f}", s.lag_us / 1e6));
+  j.Key("failover_tid"); j.Uint(s.progress.failover_tid);
+  j.Key("stop_reason"); j.String(s.stop_reason);
+  j.Key("gap"); j.String(s.gap);
+  j.EndObject();
+  return j.str();
 }
 
 }  // namespace tranship

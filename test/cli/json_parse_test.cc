@@ -3,7 +3,7 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/json.h"
+#include "base/json.h"
 #include "cli/json_parse.h"
 
 namespace tranship::cli {

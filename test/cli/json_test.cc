@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/json.h"
+#include "base/json.h"
 
 namespace tranship::cli {
 

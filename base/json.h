@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-namespace tranship::cli {
+namespace tranship {
 
 class JsonWriter {
  public:
@@ -107,4 +107,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace tranship::cli
+}  // namespace tranship
