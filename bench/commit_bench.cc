@@ -219,18 +219,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "commit_bench: %s\n", s.ToString().c_str());
     return 1;
   }
-  auto eng = Engine::Open(o);
-  if (!eng.ok()) {
-    std::fprintf(stderr, "commit_bench: %s\n", eng.status().ToString().c_str());
+  auto stone = Stone::Open(o);
+  if (!stone.ok()) {
+    std::fprintf(stderr, "commit_bench: %s\n", stone.status().ToString().c_str());
     return 1;
   }
-  Engine* engine = eng->get();
+  Engine* engine = (*stone)->engine();
 
   StoneServerOptions so;
   so.name = "bench";
   so.socket_path = dir + "/bench.sock";
   so.handle_signals = false;
-  StoneServer server(engine, so);
+  StoneServer server(stone->get(), so);
   std::atomic<bool> listening{false};
   std::thread server_thread([&] {
     pthread_setname_np(pthread_self(), "stone-loop");

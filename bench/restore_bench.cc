@@ -23,7 +23,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/engine.h"
-#include "engine/restore_archive.h"
+#include "stone/stone.h"
+#include "restore/archive.h"
 
 using namespace tranship;
 namespace fs = std::filesystem;
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "restore_bench: %s\n", st.ToString().c_str());
     return 1;
   }
-  auto standby = Engine::Open(s);
+  auto standby = Stone::Open(s);
   if (!standby.ok()) {
     std::fprintf(stderr, "restore_bench: %s\n", standby.status().ToString().c_str());
     return 1;
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
   double apply_s = static_cast<double>(MonotonicNanos() - r0) / 1e9;
   uint64_t records = replayer.applied() + replayer.skipped();
   double apply_rate = static_cast<double>(records) / apply_s;
-  bool equal = (*standby)->ComputeDigest().sha256_hex == primary_digest;
+  bool equal = (*standby)->engine()->ComputeDigest().sha256_hex == primary_digest;
 
   std::printf("primary: %llu commits in %.2f s = %.0f commits/s (64 embedded clients)\n",
               static_cast<unsigned long long>(commits.load()), commit_s, commit_rate);

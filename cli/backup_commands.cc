@@ -23,8 +23,8 @@
 #include "cli/backup_commands.h"
 #include "cli/connect.h"
 #include "stone/backup_admin.h"
-#include "engine/backup_format.h"
-#include "engine/restore_apply.h"
+#include "restore/backup_format.h"
+#include "restore/apply.h"
 
 namespace tranship::cli {
 namespace {

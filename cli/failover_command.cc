@@ -19,7 +19,7 @@
 #include "cli/commands.h"
 #include "cli/failover.h"
 #include "cli/failover_steps.h"
-#include "engine/restore_control.h"
+#include "restore/control.h"
 
 namespace tranship::cli {
 namespace {

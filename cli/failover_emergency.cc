@@ -13,7 +13,7 @@
 #include "cli/failover.h"
 #include "cli/failover_steps.h"
 #include "cli/stone_state.h"
-#include "engine/restore_control.h"
+#include "restore/control.h"
 #include "tranlog/reader.h"
 
 namespace tranship::cli {

@@ -109,7 +109,7 @@ const Command kCommands[] = {
      FailoverCommand},
 };
 
-// The verbs a stone serves (engine/stone_admin.h, engine/restore_admin.h, docs/standby.md).
+// The verbs a stone serves (stone/admin.h, stone/restore_admin.h, docs/standby.md).
 constexpr std::string_view kAdminVerbHelp =
     "\nVerbs:\n"
     "  checkpoint | start-new-log | file-size-report | digest\n"

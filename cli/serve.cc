@@ -18,6 +18,7 @@
 #include "cli/pidfile.h"
 #include "engine/engine.h"
 #include "stone/server.h"
+#include "stone/stone.h"
 
 namespace tranship::cli {
 namespace {
@@ -43,12 +44,13 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
   options.restore_mode = restore_mode;
   options.stone_name = name;
   uint64_t open_start = MonotonicNanos();
-  Result<std::unique_ptr<Engine>> engine = Engine::Open(options);
-  if (!engine.ok()) return cannot_start(engine.status());
-  DurableEnd end = (*engine)->durable_end();
+  Result<std::unique_ptr<Stone>> stone = Stone::Open(options);
+  if (!stone.ok()) return cannot_start(stone.status());
+  Engine* engine = (*stone)->engine();
+  DurableEnd end = engine->durable_end();
   TS_LOG_INFO("recovery done in {} ms: lineage {}, last TID {}, end at {}, {} keys",
               (MonotonicNanos() - open_start) / 1000000, end.lineage.ToHex(), end.tid,
-              end.pos.ToString(), (*engine)->stats().keys);
+              end.pos.ToString(), engine->stats().keys);
 
   const std::string socket = home.SocketPath(name);
   const std::string pidfile = home.PidPath(name);
@@ -57,7 +59,7 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
   server_options.name = name;
   server_options.socket_path = socket;
   server_options.extent_dir = options.extent_dir;
-  StoneServer server(engine->get(), server_options);
+  StoneServer server(stone->get(), server_options);
   Status run = server.Run([&] {
     ProcessDescription d;
     d.pid = getpid();
@@ -69,14 +71,14 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
     d.port = socket;
     // Restore mode comes from -R or from the extent (restore mode lasts until
     // commit-restore): a restart of this stone must keep it.
-    if ((*engine)->in_restore_mode()) d.mode = "restore";
+    if (engine->in_restore_mode()) d.mode = "restore";
     Status s = WritePidFile(pidfile, d);
     if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", pidfile, s.ToString());
     listening = true;
     notifier->Ready("The stone is accepting logins on " + socket);
   });
   if (!listening) {
-    Status closed = (*engine)->Close();
+    Status closed = (*stone)->Close();
     (void)closed;
     return cannot_start(run);
   }
@@ -85,7 +87,7 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
   } else {
     TS_LOG_ERROR("stone '{}' stopping: server failed: {}", name, run.ToString());
   }
-  Status closed = (*engine)->Close();
+  Status closed = (*stone)->Close();
   // Remove the pid file only if it is still ours.
   Result<ProcessDescription> d = ReadPidFile(pidfile);
   if (d.ok() && d->pid == getpid()) (void)Env::Default()->RemoveFile(pidfile);

@@ -33,7 +33,8 @@
 #include "cli/stone_state.h"
 #include "engine/engine.h"
 #include "engine/extent.h"
-#include "engine/restore_control.h"
+#include "restore/control.h"
+#include "stone/stone.h"
 #include "tranlog/reader.h"
 
 namespace tranship::cli {
@@ -174,16 +175,16 @@ Status BeginLineage(const Home& home, const std::string& name, uint64_t min_file
   EngineOptions o = home.EngineOptionsFor(name, *config);
   o.stone_name = name;
   o.restore_mode = true;
-  Result<std::unique_ptr<Engine>> engine = Engine::Open(o);
-  Status done = engine.status();
+  Result<std::unique_ptr<Stone>> stone = Stone::Open(o);
+  Status done = stone.status();
   RestoredPosition at;
   DurableEnd end;
-  if (engine.ok()) {
-    at = (*engine)->restore_progress().at;
-    Result<std::string> r = (*engine)->restore()->CommitRestore(false, 0, min_file_id);
+  if (stone.ok()) {
+    at = (*stone)->engine()->restore_progress().at;
+    Result<std::string> r = (*stone)->restore()->CommitRestore(false, 0, min_file_id);
     done = r.status();
-    end = (*engine)->durable_end();
-    Status closed = (*engine)->Close();
+    end = (*stone)->engine()->durable_end();
+    Status closed = (*stone)->Close();
     if (done.ok()) done = closed;
   }
   (void)LogInit("", LogLevel::kInfo);

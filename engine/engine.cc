@@ -27,7 +27,6 @@
 #include "base/log.h"
 #include "engine/extent.h"
 #include "engine/recovery.h"
-#include "engine/restore_control.h"
 #include "tranlog/writer.h"
 
 namespace tranship {
@@ -71,7 +70,6 @@ class EngineImpl final : public Engine {
     checkpoint_record_tid_ = rs.tid;
     last_checkpoint_us_ = NowMicros();
     if (writer_) writer_->Preallocate();
-    restore_control_ = std::make_unique<RestoreControl>(this, env_);
     thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -81,9 +79,6 @@ class EngineImpl final : public Engine {
     std::lock_guard<std::mutex> cl(close_mu_);
     if (closed_) return close_status_;
     closed_ = true;
-    // Continuous restore stops after its current batch and stays remembered: a restart
-    // resumes it.
-    restore_control_->Shutdown();
     Result<uint64_t> r = Control(WorkItem::Kind::kStop);
     thread_.join();
     JoinCheckpointThread();
@@ -142,14 +137,14 @@ class EngineImpl final : public Engine {
     return restore_;
   }
 
-  Status ApplyRestored(const std::function<void(RestoreApplier&)>& fn) override {
+  Status ApplyRestored(
+      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) override {
     std::lock_guard<std::mutex> rl(restore_mu_);
     if (!restoring_) return NotInRestoreMode();
     DurableEnd end;
     {
       std::unique_lock l(state_mu_);
-      RestoreApplier applier(&restore_, &state_);
-      fn(applier);
+      fn(&state_, &restore_);
       applied_tid_ = restore_.at.tid;
       end = restore_.at.AsEnd();
     }
@@ -174,8 +169,6 @@ class EngineImpl final : public Engine {
     if (!r.ok()) return r.status();
     return durable_end();
   }
-
-  RestoreControl* restore() override { return restore_control_.get(); }
 
   uint64_t newest_tranlog_id() const override {
     auto set = tranlog::ListTranlogs(env_, opts_.tranlog_dirs, opts_.tranlog_prefix);
@@ -709,7 +702,6 @@ class EngineImpl final : public Engine {
   std::atomic<bool> restoring_;    // restore mode: no writer_, no commits
   RestoreProgress restore_;        // GUARDED_BY(state_mu_); meaningful in restore mode
   std::mutex restore_mu_;          // one ApplyRestored / mode change at a time
-  std::unique_ptr<RestoreControl> restore_control_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -835,7 +827,6 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }
   if (engine->in_restore_mode()) {
     TS_LOG_INFO("restore mode at {}", engine->restore_progress().at.ToString());
-    engine->restore()->ResumeAfterOpen();
   }
   return std::unique_ptr<Engine>(std::move(engine));
 }
@@ -857,8 +848,6 @@ Status Engine::CreateRestoring(const EngineOptions& options, const StateMap& sta
   h.last_commit_us = pos.commit_time_us;
   h.flags = kExtentFlagRestoring;
   TRANSHIP_RETURN_IF_ERROR(WriteExtent(env, options.extent_dir, h, state));
-  // Whatever restore was remembered belonged to the old state.
-  TRANSHIP_RETURN_IF_ERROR(ForgetRestoreMarkers(env, options.extent_dir));
   return WriteFileAtomic(env, JoinPath(options.extent_dir, kCleanMarker), "clean\n");
 }
 

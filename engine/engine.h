@@ -23,13 +23,11 @@
 #include "base/status.h"
 #include "engine/extent.h"
 #include "engine/extent.h"
-#include "engine/restore_apply.h"
+#include "engine/restore_mode.h"
 #include "tranlog/commit.h"
 #include "tranlog/types.h"
 
 namespace tranship {
-
-class RestoreControl;
 
 struct EngineOptions {
   std::string extent_dir;                  // holds extent0.dbf, the lock and the markers
@@ -49,13 +47,6 @@ struct Digest {
   std::string sha256_hex;  // SHA-256 over the sorted (key, value) pairs
 };
 
-// A copy of the whole state at one TID and where that TID sits in the tranlog history
-// (what a full backup writes).
-struct StateSnapshot {
-  DurableEnd at;  // lineage, position after record `at.tid`, its chain and commit time
-  bool commits_suspended = false;
-  std::shared_ptr<const StateMap> state;
-};
 
 struct TranlogFileInfo {
   uint64_t file_id = 0;
@@ -137,8 +128,9 @@ class Engine {
 
   // Writes an extent in restore mode for an offline repository (e.g. seeded from a
   // backup): `state` is the whole state at `pos`. The extent directory must hold no
-  // extent yet, or `replace` must be set. The next Open comes up in restore mode at
-  // `pos`, replaying none of the stone's own tranlogs.
+  // extent yet, or `replace` must be set (then what restore remembered of the old state,
+  // restore/control.h's markers, is the caller's to forget). The next Open comes up in
+  // restore mode at `pos`, replaying none of the stone's own tranlogs.
   static Status CreateRestoring(const EngineOptions& options, const StateMap& state,
                                 const RestoredPosition& pos, bool replace);
 
@@ -146,9 +138,11 @@ class Engine {
   // In restore mode: the restored history's end (durable_end() reports the same).
   virtual RestoreProgress restore_progress() const = 0;
   // Restore mode only (Busy otherwise). Runs `fn` with the state locked for writing;
-  // `fn` calls applier.Apply for each record it has. Readers wait meanwhile: keep a
-  // batch to about a thousand records. One caller at a time (RestoreControl sees to it).
-  virtual Status ApplyRestored(const std::function<void(RestoreApplier& applier)>& fn) = 0;
+  // `fn` extends the restored history in `state` and `progress` (restore/apply.h's
+  // rules), and the durable end follows. Readers wait meanwhile: keep a batch to about
+  // a thousand records. One caller at a time (restore's RestoreControl sees to it).
+  virtual Status ApplyRestored(
+      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) = 0;
   // Replaces the state and position of a running stone and puts it in restore mode
   // (restore-from-backup), checkpointing at once. Busy while a restore runs.
   virtual Status EnterRestoreMode(StateMap state, const RestoredPosition& pos) = 0;
@@ -161,8 +155,6 @@ class Engine {
   // survives restarts until ResumeCommits. Both return the TID of the record written.
   virtual Result<uint64_t> SuspendCommits() = 0;
   virtual Result<uint64_t> ResumeCommits() = 0;
-  // Archive replay, continuous restore, restore-status, commit-restore checks.
-  virtual RestoreControl* restore() = 0;
   // Newest own tranlog file id (0 if none).
   virtual uint64_t newest_tranlog_id() const = 0;
   virtual const EngineOptions& options() const = 0;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "base/env.h"
@@ -20,6 +21,14 @@ struct StateEntry {
   uint64_t version = 0;  // TID of the commit that last wrote the key
 };
 using StateMap = std::map<std::string, StateEntry, std::less<>>;
+
+// A copy of the whole state at one TID and where that TID sits in the tranlog history
+// (what a full backup writes).
+struct StateSnapshot {
+  DurableEnd at;  // lineage, position after record `at.tid`, its chain and commit time
+  bool commits_suspended = false;
+  std::shared_ptr<const StateMap> state;
+};
 
 struct ExtentHeader {
   Lineage lineage;

@@ -26,7 +26,7 @@
 #include "base/status.h"
 #include "engine/engine.h"
 #include "engine/extent.h"
-#include "engine/restore_apply.h"
+#include "engine/restore_mode.h"
 #include "tranlog/reader.h"
 #include "tranlog/writer.h"
 

@@ -1,4 +1,4 @@
-// Fuzz target: the client protocol on a stone's Unix socket (engine/client_protocol.h):
+// Fuzz target: the client protocol on a stone's Unix socket (client/protocol.h):
 // the frames a stone reads from any local client, and the replies a client (the CLI,
 // the logsender, the logreceiver) reads from a stone.
 //

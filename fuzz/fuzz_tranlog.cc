@@ -1,4 +1,4 @@
-// Fuzz target: the tranlog reader (engine/tranlog_reader.h) on arbitrary bytes as a
+// Fuzz target: the tranlog reader (tranlog/reader.h) on arbitrary bytes as a
 // tranlog file, through a MemoryEnv: record by record with FileReader, summarized as
 // `tranship tranlog info` does, and verified as `tranship tranlog verify` does, alone
 // and as the successor of a valid file that ends with a log switch naming it.

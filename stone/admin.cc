@@ -23,14 +23,14 @@ Status NoArgs(std::string_view verb, const std::vector<std::string>& args) {
       fmt::format("admin verb '{}' takes no arguments (got '{}')", verb, args[0]));
 }
 
-std::string FileSizeReport(Engine* engine, const AdminContext& ctx) {
+std::string FileSizeReport(Stone* stone, const AdminContext& ctx) {
   struct Row {
     std::string name;
     uint64_t bytes;
   };
   std::vector<Row> rows;
   uint64_t total = 0;
-  std::vector<TranlogFileInfo> files = engine->TranlogFiles();
+  std::vector<TranlogFileInfo> files = stone->engine()->TranlogFiles();
   std::sort(files.begin(), files.end(),
             [](const TranlogFileInfo& a, const TranlogFileInfo& b) { return a.file_id < b.file_id; });
   for (const TranlogFileInfo& f : files) {
@@ -55,32 +55,32 @@ std::string FileSizeReport(Engine* engine, const AdminContext& ctx) {
 
 }  // namespace
 
-Result<std::string> RunAdminVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+Result<std::string> RunAdminVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                  const std::vector<std::string>& args) {
   if (verb == "checkpoint") {
     TRANSHIP_RETURN_IF_ERROR(NoArgs(verb, args));
-    Result<uint64_t> tid = engine->Checkpoint();
+    Result<uint64_t> tid = stone->engine()->Checkpoint();
     if (!tid.ok()) return tid.status();
     return fmt::format("checkpoint at TID {}", *tid);
   }
   if (verb == "start-new-log") {
     TRANSHIP_RETURN_IF_ERROR(NoArgs(verb, args));
-    Result<uint64_t> file = engine->StartNewLog();
+    Result<uint64_t> file = stone->engine()->StartNewLog();
     if (!file.ok()) return file.status();
     return fmt::format("started tranlog {}", *file);
   }
   if (verb == "file-size-report") {
     TRANSHIP_RETURN_IF_ERROR(NoArgs(verb, args));
-    return FileSizeReport(engine, ctx);
+    return FileSizeReport(stone, ctx);
   }
   if (verb == "digest") {
     TRANSHIP_RETURN_IF_ERROR(NoArgs(verb, args));
-    Digest d = engine->ComputeDigest();
+    Digest d = stone->engine()->ComputeDigest();
     // The hash stays the last word so scripts can compare `awk '{print $NF}'`.
     return fmt::format("tid {} keys {} sha256 {}", d.tid, d.keys, d.sha256_hex);
   }
-  if (IsBackupVerb(verb)) return RunBackupVerb(engine, ctx, verb, args);
-  if (IsRestoreVerb(verb)) return RunRestoreVerb(engine, ctx, verb, args);
+  if (IsBackupVerb(verb)) return RunBackupVerb(stone, ctx, verb, args);
+  if (IsRestoreVerb(verb)) return RunRestoreVerb(stone, ctx, verb, args);
   return Status::InvalidArgument(fmt::format("unknown admin verb '{}' for stone '{}'; valid verbs: {}, {}",
                                              verb, ctx.stone_name, kAdminVerbs, kRestoreAdminVerbs));
 }

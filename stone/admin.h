@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/backup.h"
-#include "engine/engine.h"
+#include "restore/backup.h"
+#include "stone/stone.h"
 
 namespace tranship {
 
@@ -35,10 +35,10 @@ extern const char* const kAdminVerbs;
 // start-new-log     -> "started tranlog N"
 // file-size-report  -> a table of the tranlog files, their total and the extent
 // digest            -> "tid N keys K sha256 HEX" (the hash is the last word)
-// full-backup FILE, restore-from-backup FILE, backup-status: engine/backup_admin.h
+// full-backup FILE, restore-from-backup FILE, backup-status: stone/backup_admin.h
 // Anything else is InvalidArgument naming the valid verbs.
 // Thread-safe (the engine is).
-Result<std::string> RunAdminVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+Result<std::string> RunAdminVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                  const std::vector<std::string>& args);
 
 }  // namespace tranship

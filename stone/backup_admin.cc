@@ -4,9 +4,9 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/backup.h"
-#include "engine/restore_apply.h"
-#include "engine/restore_control.h"
+#include "restore/backup.h"
+#include "restore/apply.h"
+#include "restore/control.h"
 
 namespace tranship {
 namespace {
@@ -25,8 +25,8 @@ Result<std::string> OneFile(std::string_view verb, const std::vector<std::string
 
 // restore-from-backup replaces the state under a restore in progress or a receiver
 // feeding it: both would go on from a position that no longer exists.
-Status CheckCanReplaceState(Engine* engine, const AdminContext& ctx) {
-  if (engine->restore()->GetStatus().continuous) {
+Status CheckCanReplaceState(Stone* stone, const AdminContext& ctx) {
+  if (stone->restore()->GetStatus().continuous) {
     return Status::Busy(fmt::format(
         "continuous restore is running on the stone '{}'. To fix this run 'tranship admin {} "
         "stop-continuous-restore' first.", ctx.stone_name, ctx.stone_name));
@@ -41,11 +41,11 @@ Status CheckCanReplaceState(Engine* engine, const AdminContext& ctx) {
   return Status::OK();
 }
 
-Result<std::string> FullBackupVerb(Engine* engine, const AdminContext& ctx,
+Result<std::string> FullBackupVerb(Stone* stone, const AdminContext& ctx,
                                    const std::string& path) {
   BackupTracker& tracker = *ctx.backups;
   TRANSHIP_RETURN_IF_ERROR(tracker.Begin("full-backup " + path));
-  Result<BackupDone> done = FullBackup(engine, ctx.stone_name, path,
+  Result<BackupDone> done = FullBackup(stone, ctx.stone_name, path,
                                        [&](const BackupProgress& p) { tracker.Update(p); });
   if (!done.ok()) {
     tracker.End(fmt::format("full-backup {} failed: {}", path, done.status().message()));
@@ -56,8 +56,8 @@ Result<std::string> FullBackupVerb(Engine* engine, const AdminContext& ctx,
   return text;
 }
 
-Result<std::string> RestoreVerb(Engine* engine, const AdminContext& ctx, const std::string& path) {
-  TRANSHIP_RETURN_IF_ERROR(CheckCanReplaceState(engine, ctx));
+Result<std::string> RestoreVerb(Stone* stone, const AdminContext& ctx, const std::string& path) {
+  TRANSHIP_RETURN_IF_ERROR(CheckCanReplaceState(stone, ctx));
   BackupTracker& tracker = *ctx.backups;
   TRANSHIP_RETURN_IF_ERROR(tracker.Begin("restore-from-backup " + path));
   uint64_t t0 = MonotonicNanos();
@@ -66,9 +66,9 @@ Result<std::string> RestoreVerb(Engine* engine, const AdminContext& ctx, const s
   Status s = ReadBackupFile(Env::Default(), path, &h, &state,
                             [&](const BackupProgress& p) { tracker.Update(p); });
   // Checked again: a restore or a receiver may have started while the file was read.
-  if (s.ok()) s = CheckCanReplaceState(engine, ctx);
+  if (s.ok()) s = CheckCanReplaceState(stone, ctx);
   RestoredPosition pos{h.lineage, h.position, h.tid, h.chain, h.last_commit_us};
-  if (s.ok()) s = engine->EnterRestoreMode(std::move(state), pos);
+  if (s.ok()) s = stone->engine()->EnterRestoreMode(std::move(state), pos);
   if (!s.ok()) {
     tracker.End(fmt::format("restore-from-backup {} failed: {}", path, s.message()));
     TS_LOG_ERROR("restore-from-backup {}: {}", path, s.message());
@@ -93,7 +93,7 @@ bool IsBackupVerb(std::string_view verb) {
   return verb == "full-backup" || verb == "restore-from-backup" || verb == "backup-status";
 }
 
-Result<std::string> RunBackupVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+Result<std::string> RunBackupVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                   const std::vector<std::string>& args) {
   if (verb == "backup-status") {
     if (!args.empty()) {
@@ -104,8 +104,8 @@ Result<std::string> RunBackupVerb(Engine* engine, const AdminContext& ctx, std::
   }
   Result<std::string> path = OneFile(verb, args);
   if (!path.ok()) return path.status();
-  if (verb == "full-backup") return FullBackupVerb(engine, ctx, *path);
-  return RestoreVerb(engine, ctx, *path);
+  if (verb == "full-backup") return FullBackupVerb(stone, ctx, *path);
+  return RestoreVerb(stone, ctx, *path);
 }
 
 }  // namespace tranship

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/engine.h"
+#include "stone/stone.h"
 #include "stone/admin.h"
 
 namespace tranship {
@@ -23,7 +23,7 @@ bool IsBackupVerb(std::string_view verb);
 // restore-from-backup FILE -> "restored FILE ...: the stone is in restore mode at TID N ..."
 // backup-status            -> BackupTracker::StatusLine()
 // FILE must be an absolute path (the CLI makes it one). Thread-safe.
-Result<std::string> RunBackupVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+Result<std::string> RunBackupVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                   const std::vector<std::string>& args);
 
 }  // namespace tranship

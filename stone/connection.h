@@ -1,5 +1,5 @@
 #pragma once
-// One client connection of the stone server (internal to engine/stone_server.cc).
+// One client connection of the stone server (internal to stone/server.cc).
 //
 // Owns its uv_pipe_t, its input FrameReader and two output buffers: `out_` collects
 // replies while `writing_` is the buffer of the one uv_write in flight (the write

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/restore_control.h"
+#include "restore/control.h"
 
 namespace tranship {
 
@@ -64,9 +64,9 @@ bool IsRestoreVerb(std::string_view verb) {
   return std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs);
 }
 
-Result<std::string> RunRestoreVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                    const std::vector<std::string>& args) {
-  RestoreControl* rc = engine->restore();
+  RestoreControl* rc = stone->restore();
   if (verb == "restore-from-archive-logs") {
     auto p = Parse(verb, args, {"DIR", "--to-end-of-log", "--prefix"},
                    "restore-from-archive-logs DIR... [--to-end-of-log N] [--prefix P]");
@@ -114,7 +114,7 @@ Result<std::string> RunRestoreVerb(Engine* engine, const AdminContext& ctx, std:
   if (verb == "suspend-commits") {
     auto p = Parse(verb, args, {}, "suspend-commits");
     if (!p.ok()) return p.status();
-    Result<uint64_t> tid = engine->SuspendCommits();
+    Result<uint64_t> tid = stone->engine()->SuspendCommits();
     if (!tid.ok()) return tid.status();
     return fmt::format(
         "Commits to the stone '{}' are suspended: failover checkpoint at TID {}. They stay "
@@ -124,7 +124,7 @@ Result<std::string> RunRestoreVerb(Engine* engine, const AdminContext& ctx, std:
   if (verb == "resume-commits") {
     auto p = Parse(verb, args, {}, "resume-commits");
     if (!p.ok()) return p.status();
-    Result<uint64_t> tid = engine->ResumeCommits();
+    Result<uint64_t> tid = stone->engine()->ResumeCommits();
     if (!tid.ok()) return tid.status();
     return fmt::format("Commits to the stone '{}' resumed at TID {}.", ctx.stone_name, *tid);
   }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/engine.h"
+#include "stone/stone.h"
 #include "stone/admin.h"
 
 namespace tranship {
@@ -20,7 +20,7 @@ namespace tranship {
 extern const char* const kRestoreAdminVerbs;
 
 bool IsRestoreVerb(std::string_view verb);
-Result<std::string> RunRestoreVerb(Engine* engine, const AdminContext& ctx, std::string_view verb,
+Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                    const std::vector<std::string>& args);
 
 }  // namespace tranship

@@ -30,7 +30,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "client/protocol.h"
-#include "engine/restore_control.h"
+#include "restore/control.h"
 #include "stone/admin.h"
 #include "stone/connection.h"
 #include "client/unix_socket.h"
@@ -52,8 +52,8 @@ Status UvError(int err, std::string_view what) {
 
 class StoneServer::Impl : public ConnectionHost {
  public:
-  Impl(Engine* engine, StoneServerOptions options)
-      : engine_(engine), options_(std::move(options)) {
+  Impl(Stone* stone, StoneServerOptions options)
+      : stone_(stone), engine_(stone->engine()), options_(std::move(options)) {
     admin_ctx_.stone_name = options_.name;
     admin_ctx_.extent_dir = options_.extent_dir;
     admin_ctx_.logreceivers = [this] { return logreceivers_.load(); };
@@ -99,7 +99,8 @@ class StoneServer::Impl : public ConnectionHost {
   void MaybeFinishStop();
   StoneInfo MakeInfo() const;
 
-  Engine* engine_;
+  Stone* stone_;
+  Engine* engine_;  // stone_'s
   StoneServerOptions options_;
   AdminContext admin_ctx_;
   uint64_t started_us_ = 0;
@@ -312,7 +313,7 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
       TRANSHIP_RETURN_IF_ERROR(cp::DecodeArchiveNotify(f.body, &end));
       // A hint: continuous restore reads the archive files themselves.
       archive_end_ = end;
-      engine_->restore()->NotifyArchive(end);
+      stone_->restore()->NotifyArchive(end);
       TS_LOG_DEBUG("archive end reported by connection {}: {} TID {}", c->id(),
                    end.pos.ToString(), end.tid);
       cp::EncodeArchiveNotifyReply(out, f.request_id);
@@ -410,7 +411,7 @@ void StoneServer::Impl::StartAdmin(Connection* c, uint32_t id, std::string verb,
       &loop_, &w->req,
       [](uv_work_t* req) {  // worker thread
         auto* w = static_cast<AdminWork*>(req->data);
-        w->result = RunAdminVerb(w->server->engine_, w->server->admin_ctx_, w->verb, w->args);
+        w->result = RunAdminVerb(w->server->stone_, w->server->admin_ctx_, w->verb, w->args);
       },
       [](uv_work_t* req, int status) {  // loop thread
         auto* w = static_cast<AdminWork*>(req->data);
@@ -491,7 +492,7 @@ StoneInfo StoneServer::Impl::MakeInfo() const {
   if (engine_->in_restore_mode()) {
     RestoreProgress p = engine_->restore_progress();
     info.restored = p.at.AsEnd();
-    RestoreControl::Flags f = engine_->restore()->CurrentFlags();
+    RestoreControl::Flags f = stone_->restore()->CurrentFlags();
     info.restore_flags = (f.continuous ? kInfoRestoreContinuous : 0) |
                          (f.gap ? kInfoRestoreGap : 0) |
                          (p.failover_tid != 0 ? kInfoRestoreFailover : 0);
@@ -549,8 +550,8 @@ void StoneServer::Impl::MaybeFinishStop() {
   }
 }
 
-StoneServer::StoneServer(Engine* engine, StoneServerOptions options)
-    : impl_(std::make_unique<Impl>(engine, std::move(options))) {}
+StoneServer::StoneServer(Stone* stone, StoneServerOptions options)
+    : impl_(std::make_unique<Impl>(stone, std::move(options))) {}
 StoneServer::~StoneServer() = default;
 Status StoneServer::Run(const std::function<void()>& on_listening) {
   return impl_->Run(on_listening);

@@ -1,10 +1,10 @@
 #pragma once
-// The stone server: owns an open Engine and serves the client protocol
-// (docs/client-protocol.md) on a Unix socket with a libuv loop.
+// The stone server: serves an open Stone (its engine and restore controller) with the
+// client protocol (docs/client-protocol.md) on a Unix socket with a libuv loop.
 //
 // Started by the `tranship stone serve` daemon process (what startstone launches).
-// SIGTERM and SIGINT stop the loop; the caller then closes the engine (clean stop:
-// checkpoint + marker). A connection that sends garbage or an oversize message is
+// SIGTERM and SIGINT stop the loop; the caller then closes the Stone (clean stop:
+// continuous restore remembered, checkpoint + marker). A connection that sends garbage or an oversize message is
 // closed; other connections are not affected.
 
 #include <functional>
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "engine/engine.h"
+#include "stone/stone.h"
 
 namespace tranship {
 
@@ -25,7 +25,7 @@ struct StoneServerOptions {
 
 class StoneServer {
  public:
-  StoneServer(Engine* engine, StoneServerOptions options);
+  StoneServer(Stone* stone, StoneServerOptions options);
   ~StoneServer();
 
   // Binds the socket, calls `on_listening` once logins are accepted, then runs the loop

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "engine/extent.h"
-#include "engine/restore_archive.h"
+#include "restore/archive.h"
 #include "tranlog/reader.h"
 #include "test/restore/restore_fixture.h"
 
@@ -19,7 +19,7 @@ namespace {
 struct Primary {
   TempDir dir;
   Repo repo{dir / "prod"};
-  std::unique_ptr<Engine> e;
+  Opened e;
   Primary() {
     REQUIRE(Engine::Create(repo.Options()).ok());
     e = OpenOrDie(repo.Options());
@@ -37,7 +37,7 @@ TEST_CASE("ArchiveRestoreContinuesTheHistoryAndSkipsWhatItHas") {
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
   CHECK(s->in_restore_mode());
-  auto r = s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0);
+  auto r = s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK(r->find("prefix 'tranlog', found in") != std::string::npos);
   CHECK(r->find("end of the available files") != std::string::npos);
@@ -49,7 +49,7 @@ TEST_CASE("ArchiveRestoreContinuesTheHistoryAndSkipsWhatItHas") {
   CHECK(at.at.lineage == p.e->durable_end().lineage);  // the lineage-start record switched it
   // Again: nothing new, everything skipped after its chain was checked.
   uint64_t applied = at.applied;
-  r = s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0);
+  r = s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0);
   REQUIRE(r.ok());
   CHECK(s->restore_progress().applied == applied);
   // Reads are served, commits refused with what to do.
@@ -66,14 +66,14 @@ TEST_CASE("ToEndOfLogStopsAfterThatFile") {
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
   CopyTranlogs(p.repo, p.dir / "arch", "prodtranlog");
-  auto r = s->restore()->FromArchive({p.dir / "arch"}, std::nullopt, 1);
+  auto r = s.restore()->FromArchive({p.dir / "arch"}, std::nullopt, 1);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK(r->find("end of prodtranlog1.dbf") != std::string::npos);
   CHECK(r->find("prefix 'prodtranlog'") != std::string::npos);
   CHECK(s->restore_progress().at.pos == Position{2, tranlog::kFileHeaderSize});
   CHECK_FALSE(s->Get("b1").found);
   CHECK(s->Get("a1").found);
-  r = s->restore()->FromArchive({p.dir / "arch"}, std::string("prodtranlog"), 0);
+  r = s.restore()->FromArchive({p.dir / "arch"}, std::string("prodtranlog"), 0);
   REQUIRE(r.ok());
   CHECK(SameDigest(s.get(), p.e.get()));
 }
@@ -84,7 +84,7 @@ TEST_CASE("AMissingFileIsAGapNamedAndCommitRestoreNeedsAcceptGap") {
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
   CopyTranlogs(p.repo, p.dir / "arch", "prodtranlog", /*skip=*/2);
-  auto r = s->restore()->FromArchive({p.dir / "arch"}, std::nullopt, 0);
+  auto r = s.restore()->FromArchive({p.dir / "arch"}, std::nullopt, 0);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().IsNotFound());
   CHECK(r.status().message().find("prodtranlog2.dbf is missing") != std::string::npos);
@@ -93,20 +93,20 @@ TEST_CASE("AMissingFileIsAGapNamedAndCommitRestoreNeedsAcceptGap") {
   CHECK(s->Get("a1").found);
   CHECK_FALSE(s->Get("c1").found);
   CHECK(s->restore_progress().at.pos == Position{2, tranlog::kFileHeaderSize});
-  auto c = s->restore()->CommitRestore(false, 0);
+  auto c = s.restore()->CommitRestore(false, 0);
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().message().find("prodtranlog2.dbf is missing") != std::string::npos);
   CHECK(c.status().message().find("--accept-gap") != std::string::npos);
   // The gap is remembered across a restart.
   s.reset();
   s = OpenOrDie(sb.Options());
-  CHECK(s->restore()->GetStatus().gap == "prodtranlog2.dbf");
-  CHECK_FALSE(s->restore()->CommitRestore(false, 0).ok());
+  CHECK(s.restore()->GetStatus().gap == "prodtranlog2.dbf");
+  CHECK_FALSE(s.restore()->CommitRestore(false, 0).ok());
   // A logreceiver logged in is refused first.
-  auto lr = s->restore()->CommitRestore(true, 1);
+  auto lr = s.restore()->CommitRestore(true, 1);
   REQUIRE_FALSE(lr.ok());
   CHECK(lr.status().message().find("A logreceiver is logged in") != std::string::npos);
-  auto ok = s->restore()->CommitRestore(true, 0);
+  auto ok = s.restore()->CommitRestore(true, 0);
   REQUIRE_MESSAGE(ok.ok(), ok.status().ToString());
   CHECK(ok->find("accepting the gap") != std::string::npos);
   CHECK(s->Commit(PutTxn("new", "1")).ok());
@@ -118,11 +118,11 @@ TEST_CASE("TheMissingFileArrivesAndTheGapCloses") {
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
   CopyTranlogs(p.repo, p.dir / "arch", "tranlog", /*skip=*/2);
-  CHECK_FALSE(s->restore()->FromArchive({p.dir / "arch"}, std::nullopt, 0).ok());
+  CHECK_FALSE(s.restore()->FromArchive({p.dir / "arch"}, std::nullopt, 0).ok());
   CopyTranlogs(p.repo, p.dir / "arch", "tranlog");
-  auto r = s->restore()->FromArchive({p.dir / "arch"}, std::nullopt, 0);
+  auto r = s.restore()->FromArchive({p.dir / "arch"}, std::nullopt, 0);
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  CHECK(s->restore()->GetStatus().gap.empty());
+  CHECK(s.restore()->GetStatus().gap.empty());
   CHECK(SameDigest(s.get(), p.e.get()));
 }
 
@@ -140,10 +140,10 @@ TEST_CASE("AnotherHistoryIsAForkNamingBothAndNothingIsApplied") {
   Repo sb(p.dir / "standby");
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
-  REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   RestoredPosition before = s->restore_progress().at;
   Digest dbefore = s->ComputeDigest();
-  auto r = s->restore()->FromArchive({other.TranlogDir()}, std::nullopt, 0);
+  auto r = s.restore()->FromArchive({other.TranlogDir()}, std::nullopt, 0);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message().find("fork in time") != std::string::npos);
   CHECK(r.status().message().find("No record of the other history was applied") != std::string::npos);
@@ -152,7 +152,7 @@ TEST_CASE("AnotherHistoryIsAForkNamingBothAndNothingIsApplied") {
   // A primary of another lineage with the same shape: its file 3 holds our last TID
   // with another chain.
   Primary stranger;
-  auto r2 = s->restore()->FromArchive({stranger.repo.TranlogDir()}, std::nullopt, 0);
+  auto r2 = s.restore()->FromArchive({stranger.repo.TranlogDir()}, std::nullopt, 0);
   REQUIRE_FALSE(r2.ok());
   CHECK(r2.status().message().find("fork in time") != std::string::npos);
   CHECK(r2.status().message().find(stranger.e->durable_end().lineage.ToHex()) != std::string::npos);
@@ -182,7 +182,7 @@ TEST_CASE("StartstoneROnAPrimaryEntersRestoreModeAtItsDurableEnd") {
   CHECK(e->restore_progress().at == at.at);
   CHECK(e->Commit(PutTxn("x", "y")).status().code() == Status::Code::kBusy);
   // restore-from-current-logs over its own files finds nothing new.
-  auto r = e->restore()->FromCurrentLogs();
+  auto r = e.restore()->FromCurrentLogs();
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK(e->restore_progress().at == at.at);
 }
@@ -192,9 +192,9 @@ TEST_CASE("CommitRestoreStartsANewLineageThatDescendsFromTheRestoredHistory") {
   Repo sb(p.dir / "standby");
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
-  REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   RestoredPosition at = s->restore_progress().at;
-  auto c = s->restore()->CommitRestore(false, 0);
+  auto c = s.restore()->CommitRestore(false, 0);
   REQUIRE_MESSAGE(c.ok(), c.status().ToString());
   CHECK_FALSE(s->in_restore_mode());
   auto t = s->Commit(PutTxn("after", "1"));
@@ -225,9 +225,9 @@ TEST_CASE("CommitRestoreStartsANewLineageThatDescendsFromTheRestoredHistory") {
   Repo sb2(p.dir / "standby2");
   SeedEmpty(sb2);
   auto s2 = OpenOrDie(sb2.Options());
-  REQUIRE(s2->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s2.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   CHECK(s2->restore_progress().at == at);
-  auto r2 = s2->restore()->FromArchive({sb.TranlogDir()}, std::nullopt, 0);
+  auto r2 = s2.restore()->FromArchive({sb.TranlogDir()}, std::nullopt, 0);
   REQUIRE_MESSAGE(r2.ok(), r2.status().ToString());
   CHECK(s2->restore_progress().at.lineage == s->durable_end().lineage);
   CHECK(SameDigest(s2.get(), s.get()));
@@ -265,7 +265,7 @@ TEST_CASE("TheApplierTracksFailoverAndResumeRecords") {
   Repo sb(p.dir / "standby");
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
-  REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   CHECK(s->restore_progress().failover_tid == p.e->durable_end().tid);
   // Remembered in the restoring extent.
   s.reset();
@@ -273,7 +273,7 @@ TEST_CASE("TheApplierTracksFailoverAndResumeRecords") {
   CHECK(s->restore_progress().failover_tid != 0);
   REQUIRE(p.e->ResumeCommits().ok());
   CommitN(p.e.get(), "d", 2);
-  REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   CHECK(s->restore_progress().failover_tid == 0);
   CHECK(SameDigest(s.get(), p.e.get()));
 }
@@ -328,12 +328,12 @@ TEST_CASE("ACommitRestoreWhoseExtentWasNotWrittenIsCompletedByRecovery") {
   Repo sb(p.dir / "standby");
   SeedEmpty(sb);
   auto s = OpenOrDie(sb.Options());
-  REQUIRE(s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   s.reset();  // the restoring extent now holds the restored position
   std::string extent = sb.Options().extent_dir + "/" + kExtentFileName;
   std::string restoring = test::ReadAll(extent);
   s = OpenOrDie(sb.Options());
-  auto c = s->restore()->CommitRestore(false, 0);
+  auto c = s.restore()->CommitRestore(false, 0);
   REQUIRE_MESSAGE(c.ok(), c.status().ToString());
   REQUIRE(s->Commit(PutTxn("after", "1")).ok());
   DurableEnd end = s->durable_end();
@@ -349,7 +349,7 @@ TEST_CASE("ACommitRestoreWhoseExtentWasNotWrittenIsCompletedByRecovery") {
   Repo sb2(p.dir / "standby2");
   SeedEmpty(sb2);
   auto s2 = OpenOrDie(sb2.Options());
-  REQUIRE(s2->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
+  REQUIRE(s2.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0).ok());
   s2.reset();
   s2 = OpenOrDie(sb2.Options());
   CHECK(s2->in_restore_mode());
@@ -385,8 +385,8 @@ TEST_CASE("ARestoreThatCannotRecordItsSourceFailsAndAppliesNothing") {
   auto s = OpenOrDie(o);
   for (int verb = 0; verb < 2; verb++) {
     Result<std::string> r = verb == 0
-                                ? s->restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0)
-                                : s->restore()->StartContinuous({p.repo.TranlogDir()}, std::nullopt);
+                                ? s.restore()->FromArchive({p.repo.TranlogDir()}, std::nullopt, 0)
+                                : s.restore()->StartContinuous({p.repo.TranlogDir()}, std::nullopt);
     INFO("verb " << verb);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == Status::Code::kIOError);

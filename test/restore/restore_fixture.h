@@ -8,7 +8,8 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "engine/restore_control.h"
+#include "stone/stone.h"
+#include "restore/control.h"
 #include "tranlog/format.h"
 #include "test/test_util.h"
 
@@ -39,10 +40,20 @@ struct Repo {
   }
 };
 
-inline std::unique_ptr<Engine> OpenOrDie(const EngineOptions& o) {
-  auto e = Engine::Open(o);
-  if (!e.ok()) FAIL(e.status().ToString());
-  return std::move(*e);
+// An open stone: its engine through ->, its restore controller through restore().
+struct Opened {
+  std::unique_ptr<Stone> stone;
+  Engine* operator->() const { return stone->engine(); }
+  Engine* get() const { return stone ? stone->engine() : nullptr; }
+  RestoreControl* restore() const { return stone->restore(); }
+  Stone* target() const { return stone.get(); }
+  void reset() { stone.reset(); }
+};
+
+inline Opened OpenOrDie(const EngineOptions& o) {
+  auto s = Stone::Open(o);
+  if (!s.ok()) FAIL(s.status().ToString());
+  return Opened{std::move(*s)};
 }
 
 // A standby in restore mode before the first record of any history: it can follow any

@@ -16,6 +16,7 @@
 #include "client/client.h"
 #include "client/protocol.h"
 #include "engine/engine.h"
+#include "stone/stone.h"
 #include "stone/server.h"
 #include "test/test_util.h"
 
@@ -32,15 +33,15 @@ class StoneFixture {
     o.tranlog_dirs = {dir_ / "tranlog"};
     o.checkpoint_interval_s = 0;
     REQUIRE(Engine::Create(o).ok());
-    auto e = Engine::Open(o);
+    auto e = Stone::Open(o);
     REQUIRE(e.ok());
-    engine_ = std::move(*e);
+    stone_ = std::move(*e);
     StoneServerOptions so;
     so.name = "teststone";
     so.socket_path = socket_path();
     so.handle_signals = handle_signals;
     so.extent_dir = o.extent_dir;
-    server_ = std::make_unique<StoneServer>(engine_.get(), so);
+    server_ = std::make_unique<StoneServer>(stone_.get(), so);
     thread_ = std::thread([this] {
       run_status_ = server_->Run([this] { listening_ = true; });
       stopped_ = true;
@@ -55,7 +56,7 @@ class StoneFixture {
 
   ~StoneFixture() {
     Stop();
-    CHECK(engine_->Close().ok());
+    CHECK(stone_->Close().ok());
   }
 
   // Stops the server (the engine stays open); idempotent.
@@ -78,7 +79,8 @@ class StoneFixture {
   bool stopped() const { return stopped_.load(); }
   std::string socket_path() const { return dir_ / "stone.sock"; }
   const TempDir& dir() const { return dir_; }
-  Engine* engine() { return engine_.get(); }
+  Engine* engine() { return stone_->engine(); }
+  Stone* stone() { return stone_.get(); }
 
   std::unique_ptr<StoneClient> Connect() {
     auto c = StoneClient::Connect(socket_path(), "teststone", 5000);
@@ -88,7 +90,7 @@ class StoneFixture {
 
  private:
   TempDir dir_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Stone> stone_;
   std::unique_ptr<StoneServer> server_;
   std::thread thread_;
   std::atomic<bool> listening_{false};

@@ -508,7 +508,7 @@ TEST_CASE("SocketIsPrivateAndASecondServerIsRefused") {
   o.name = "second";
   o.socket_path = stone.socket_path();
   o.handle_signals = false;
-  StoneServer second(stone.engine(), o);
+  StoneServer second(stone.stone(), o);
   bool listened = false;
   Status s = second.Run([&] { listened = true; });
   CHECK_FALSE(listened);

@@ -1,8 +1,10 @@
 #pragma once
 // The restore verbs of a stone (docs/standby.md): archive replay, continuous restore,
-// restore-status and the checks before commit-restore. Owned by the engine; the admin
-// verbs (engine/stone_admin.cc) call it, and the stone server wakes continuous restore
-// when a logreceiver reports new archive records.
+// restore-status and the checks before commit-restore. Owned by the stone
+// (stone/stone.h) and working on its RestoreTarget (restore/target.h); the admin verbs
+// (stone/restore_admin.cc) call it, and the stone server wakes continuous restore when a
+// logreceiver reports new archive records. Records it applies go into the engine's
+// state, and the engine's durable end follows them.
 //
 // What a stone remembers, in its extent directory, next to the extent:
 //   continuous-restore  the archive directories and prefix while continuous restore is
@@ -25,8 +27,8 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/restore_archive.h"
-#include "engine/restore_continuous.h"
+#include "restore/archive.h"
+#include "restore/continuous.h"
 
 namespace tranship {
 
@@ -53,11 +55,11 @@ struct RestoreStatus {
   uint64_t applied = 0;       // records applied since the stone started
 };
 
-class Engine;
+
 
 class RestoreControl {
  public:
-  RestoreControl(Engine* engine, Env* env);
+  RestoreControl(RestoreTarget* target, Env* env);
   ~RestoreControl();
 
   // restore-from-archive-logs DIR... [--to-end-of-log N] [--prefix P]: replays until it
@@ -87,9 +89,9 @@ class RestoreControl {
   // An archive notify: wakes continuous restore. Never blocks for long (loop thread).
   void NotifyArchive(const DurableEnd& archive_end);
 
-  // Engine::Open: resume continuous restore if it was on.
+  // Stone::Open: resume continuous restore if it was on.
   void ResumeAfterOpen();
-  // Engine::Close: end continuous restore after its current batch, keeping it remembered.
+  // Stone::Close: end continuous restore after its current batch, keeping it remembered.
   void Shutdown();
 
  private:
@@ -110,7 +112,7 @@ class RestoreControl {
   Status RecordSource(const ArchiveSource& source);
   std::string StoneName() const;
 
-  Engine* engine_;
+  RestoreTarget* target_;
   Env* env_;
   std::mutex op_mu_;               // one verb at a time
   mutable std::mutex mu_;          // the fields below

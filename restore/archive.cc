@@ -1,9 +1,10 @@
-#include "engine/restore_archive.h"
+#include "restore/archive.h"
 
 #include <fmt/format.h>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "restore/apply.h"
 
 namespace tranship {
 
@@ -20,12 +21,12 @@ const char* ReplayStopName(ReplayStop s) {
   return "?";
 }
 
-ArchiveReplayer::ArchiveReplayer(Engine* engine, Env* env, ArchiveSource source,
+ArchiveReplayer::ArchiveReplayer(RestoreTarget* target, Env* env, ArchiveSource source,
                                  uint64_t to_end_of_log)
-    : engine_(engine), env_(env), source_(std::move(source)), to_end_of_log_(to_end_of_log) {}
+    : target_(target), env_(env), source_(std::move(source)), to_end_of_log_(to_end_of_log) {}
 
 bool ArchiveReplayer::failover_pending() const {
-  return engine_->restore_progress().failover_tid != 0;
+  return target_->restore_progress().failover_tid != 0;
 }
 
 std::string ArchiveReplayer::Find(uint64_t file_id) const {
@@ -110,7 +111,7 @@ ArchiveReplayer::Step ArchiveReplayer::Open(const RestoredPosition& at) {
 ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
   if (stop_ != ReplayStop::kNone) return Step::kStopped;
   if (!reader_) {
-    Step s = Open(engine_->restore_progress().at);
+    Step s = Open(target_->restore_progress().at);
     if (s != Step::kProgress) return s;
   }
   enum class Ended { kNo, kLogSwitch, kEnd, kBad };
@@ -120,7 +121,8 @@ ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
   std::string bad_why;
   uint64_t next_file = 0;
   tranlog::FileReader::Outcome out = tranlog::FileReader::Outcome::kRecord;
-  Status st = engine_->ApplyRestored([&](RestoreApplier& a) {
+  Status st = target_->ApplyRestored([&](StateMap* state, RestoreProgress* progress) {
+    RestoreApplier a(progress, state);
     tranlog::RecordRef rec;
     while (n < max_records) {
       out = reader_->Next(&rec);
@@ -196,7 +198,7 @@ ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
   const uint64_t now = MonotonicNanos();
   if (!Find(reader_file_id_ + 1).empty() || now >= next_listing_ns_) {
     next_listing_ns_ = now + 1000000000ull;
-    const RestoredPosition at = engine_->restore_progress().at;
+    const RestoredPosition at = target_->restore_progress().at;
     auto set = tranlog::ListTranlogs(env_, source_.dirs, source_.prefix);
     if (set.ok()) {
       auto next = set->files.upper_bound(reader_file_id_);

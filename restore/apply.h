@@ -21,43 +21,20 @@
 #include <string>
 
 #include "engine/extent.h"
+#include "engine/restore_mode.h"
 #include "tranlog/reader.h"
 #include "tranlog/types.h"
 
 namespace tranship {
 
-struct RestoredPosition {
-  Lineage lineage;
-  Position pos;                // where record tid+1 starts, in the archive numbering
-  uint64_t tid = 0;            // last applied TID
-  uint64_t chain = 0;          // chain of record `tid`
-  uint64_t commit_time_us = 0; // timestamp of record `tid`
-  bool operator==(const RestoredPosition&) const = default;
-  DurableEnd AsEnd() const { return DurableEnd{lineage, pos, tid, chain, commit_time_us}; }
-  static RestoredPosition From(const DurableEnd& e) {
-    return RestoredPosition{e.lineage, e.pos, e.tid, e.chain, e.commit_time_us};
-  }
-  // "lineage 0123… TID 42 (tranlog 3 offset 4096)"
-  std::string ToString() const;
-};
-
 // A position right after a log switch is the start of the next file: the same point of
 // the history, spelled so that a reader opens the next file.
 Position NormalizeAfterLogSwitch(const tranlog::RecordRef& rec, Position end_of_record);
 
-// What a restored history knows beyond its position.
-struct RestoreProgress {
-  RestoredPosition at;
-  // TID of a failover checkpoint applied with no resume-commits after it; 0 if none.
-  uint64_t failover_tid = 0;
-  uint64_t applied = 0;        // records applied since the stone started
-  uint64_t skipped = 0;        // records at or before the position, skipped
-};
-
 enum class ApplyVerdict { kApplied, kSkipped, kGap, kFork, kBadRecord };
 
-// Applies records to `state` and advances `progress`. Not thread-safe: the engine calls
-// it with its state lock held.
+// Applies records to `state` and advances `progress`. Not thread-safe: it runs inside
+// RestoreTarget::ApplyRestored, with the engine's state lock held.
 class RestoreApplier {
  public:
   RestoreApplier(RestoreProgress* progress, StateMap* state)

@@ -1,4 +1,4 @@
-#include "engine/restore_apply.h"
+#include "restore/apply.h"
 
 #include <fmt/format.h>
 
@@ -6,10 +6,6 @@
 #include "engine/recovery.h"
 
 namespace tranship {
-
-std::string RestoredPosition::ToString() const {
-  return fmt::format("lineage {} TID {} ({})", lineage.ToHex(), tid, pos.ToString());
-}
 
 Position NormalizeAfterLogSwitch(const tranlog::RecordRef& rec, Position end) {
   if (rec.header.type != tranlog::RecordType::kLogSwitch) return end;

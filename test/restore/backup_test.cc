@@ -13,18 +13,20 @@
 
 #include "base/env.h"
 #include "base/fault_env.h"
-#include "engine/backup.h"
-#include "engine/backup_format.h"
+#include "restore/backup.h"
+#include "restore/backup_format.h"
 #include "engine/engine.h"
 #include "engine/recovery.h"
-#include "engine/restore_apply.h"
+#include "restore/apply.h"
 #include "tranlog/format.h"
 #include "tranlog/reader.h"
+#include "test/restore/restore_fixture.h"
 #include "test/test_util.h"
 
 namespace tranship {
 namespace {
 
+using test::OpenOrDie;
 using test::TempDir;
 
 struct Repo {
@@ -40,11 +42,6 @@ struct Repo {
   }
 };
 
-std::unique_ptr<Engine> OpenOrDie(const EngineOptions& o) {
-  auto e = Engine::Open(o);
-  if (!e.ok()) FAIL(e.status().ToString());
-  return std::move(*e);
-}
 
 // Commits from `n` threads until stopped: puts and deletes over a small key space so
 // that keys are overwritten and removed while the backup is taken.
@@ -138,7 +135,7 @@ TEST_CASE("BackupTakenWhileFourThreadsCommitIsTheStateAtItsTid") {
   REQUIRE(test::WaitFor([&] { return load.commits() > 2000; }, std::chrono::seconds(60)));
   std::string path = out / "b.bak";
   std::vector<BackupProgress> reports;
-  auto done = FullBackup(e.get(), "prod", path,
+  auto done = FullBackup(e.target(), "prod", path,
                          [&](const BackupProgress& p) { reports.push_back(p); });
   REQUIRE_MESSAGE(done.ok(), done.status().ToString());
   uint64_t after_backup = load.commits();
@@ -198,7 +195,7 @@ TEST_CASE("DiskFullDuringABackupLeavesNoFileAndTheStoneKeepsCommitting") {
   std::string path = out / "b.bak";
   {
     Load load(e.get(), 2);  // commits go on while the backup fails
-    auto done = FullBackup(e.get(), "prod", path, nullptr, &full);
+    auto done = FullBackup(e.target(), "prod", path, nullptr, &full);
     REQUIRE_FALSE(done.ok());
     CHECK(done.status().IsNoSpace());
     CHECK(done.status().message().find(path) != std::string::npos);
@@ -215,7 +212,7 @@ TEST_CASE("DiskFullDuringABackupLeavesNoFileAndTheStoneKeepsCommitting") {
   }());
   CHECK(tid.ok());
   // Once there is room, the same path works.
-  auto done = FullBackup(e.get(), "prod", path, nullptr);
+  auto done = FullBackup(e.target(), "prod", path, nullptr);
   REQUIRE(done.ok());
   CHECK(done->header.tid == e->durable_end().tid);
 }
@@ -225,10 +222,10 @@ TEST_CASE("BackupRefusesRelativeAndExistingPaths") {
   TempDir out;
   REQUIRE(Engine::Create(repo.Options()).ok());
   auto e = OpenOrDie(repo.Options());
-  auto rel = FullBackup(e.get(), "prod", "relative.bak", nullptr);
+  auto rel = FullBackup(e.target(), "prod", "relative.bak", nullptr);
   CHECK(rel.status().code() == Status::Code::kInvalidArgument);
   test::WriteAll(out / "old.bak", "keep me");
-  auto existing = FullBackup(e.get(), "prod", out / "old.bak", nullptr);
+  auto existing = FullBackup(e.target(), "prod", out / "old.bak", nullptr);
   CHECK(existing.status().code() == Status::Code::kAlreadyExists);
   CHECK(test::ReadAll(out / "old.bak") == "keep me");
 }
@@ -249,7 +246,7 @@ TEST_CASE("RestoreFromBackupPutsARunningEngineInRestoreModeAtTheBackupsTid") {
     REQUIRE(other->Commit(std::move(u)).ok());
   }
   Digest at_backup = prod->ComputeDigest();
-  auto done = FullBackup(prod.get(), "prod", out / "b.bak", nullptr);
+  auto done = FullBackup(prod.target(), "prod", out / "b.bak", nullptr);
   REQUIRE(done.ok());
   CHECK(done->header.tid == at_backup.tid);
 

@@ -1,4 +1,4 @@
-#include "engine/backup_format.h"
+#include "restore/backup_format.h"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "engine/restore_control.h"
+#include "restore/control.h"
 
 #include <algorithm>
 
@@ -6,7 +6,6 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/engine.h"
 
 namespace tranship {
 namespace {
@@ -57,7 +56,7 @@ Status ForgetRestoreMarkers(Env* env, const std::string& extent_dir) {
   return env->SyncDir(extent_dir);
 }
 
-RestoreControl::RestoreControl(Engine* engine, Env* env) : engine_(engine), env_(env) {
+RestoreControl::RestoreControl(RestoreTarget* target, Env* env) : target_(target), env_(env) {
   auto gap = ReadFileToString(env_, Path(kRestoreGapMarker));
   if (gap.ok()) gap_ = *gap;
   auto src = ReadFileToString(env_, Path(kRestoreSourceMarker));
@@ -67,7 +66,7 @@ RestoreControl::RestoreControl(Engine* engine, Env* env) : engine_(engine), env_
 RestoreControl::~RestoreControl() { Shutdown(); }
 
 std::string RestoreControl::Path(const char* marker) const {
-  return JoinPath(engine_->options().extent_dir, marker);
+  return JoinPath(target_->repository().extent_dir, marker);
 }
 
 Status RestoreControl::RecordSource(const ArchiveSource& source) {
@@ -81,7 +80,7 @@ Status RestoreControl::RecordSource(const ArchiveSource& source) {
       Path(kRestoreSourceMarker), s.message()));
 }
 
-std::string RestoreControl::StoneName() const { return engine_->options().stone_name; }
+std::string RestoreControl::StoneName() const { return target_->repository().stone_name; }
 
 void RestoreControl::SetGap(const std::string& missing) {
   {
@@ -127,7 +126,7 @@ Result<ArchiveSource> RestoreControl::SourceFor(const std::vector<std::string>& 
       return src;
     }
   }
-  src.prefix = engine_->options().tranlog_prefix;
+  src.prefix = target_->repository().tranlog_prefix;
   *note = fmt::format("prefix '{}' (the stone's own; no tranlog in the directory yet)",
                       src.prefix);
   return src;
@@ -144,8 +143,8 @@ Result<std::string> RestoreControl::FromArchive(const std::vector<std::string>& 
 
 Result<std::string> RestoreControl::FromCurrentLogs() {
   ArchiveSource src;
-  src.dirs = engine_->options().tranlog_dirs;
-  src.prefix = engine_->options().tranlog_prefix;
+  src.dirs = target_->repository().tranlog_dirs;
+  src.prefix = target_->repository().tranlog_prefix;
   return Replay(std::move(src), 0, fmt::format("the stone's own tranlogs, prefix '{}'", src.prefix));
 }
 
@@ -153,7 +152,7 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
                                            const std::string& prefix_note) {
   std::lock_guard<std::mutex> op(op_mu_);
   const std::string name = StoneName();
-  if (!engine_->in_restore_mode()) return NotInRestoreMode(name);
+  if (!target_->in_restore_mode()) return NotInRestoreMode(name);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (continuous_) {
@@ -170,7 +169,7 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
     std::lock_guard<std::mutex> l(mu_);
     source_ = source;
   }
-  ArchiveReplayer r(engine_, env_, source, to_end_of_log);
+  ArchiveReplayer r(target_, env_, source, to_end_of_log);
   uint64_t t0 = MonotonicNanos();
   uint64_t last_log = t0;
   ArchiveReplayer::Step step;
@@ -181,7 +180,7 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
     }
   }
   double secs = (MonotonicNanos() - t0) / 1e9;
-  RestoredPosition at = engine_->restore_progress().at;
+  RestoredPosition at = target_->restore_progress().at;
   ReplayStop stop = step == ArchiveReplayer::Step::kCaughtUp ? ReplayStop::kEndOfFiles : r.stop();
   std::string why = stop == ReplayStop::kEndOfFiles
                         ? fmt::format("end of the available files (the next record would be in "
@@ -246,7 +245,7 @@ Status RestoreControl::StartContinuousLocked(const ArchiveSource& source,
     TS_LOG_WARN("{}", s.message());
   }
   auto c = std::make_unique<ContinuousRestore>(
-      engine_, env_, source, [this](const ContinuousState& end) { OnContinuousEnd(end); },
+      target_, env_, source, [this](const ContinuousState& end) { OnContinuousEnd(end); },
       pending_failover_tid);
   std::lock_guard<std::mutex> l(mu_);
   source_ = source;
@@ -270,7 +269,7 @@ Result<std::string> RestoreControl::StartContinuous(const std::vector<std::strin
                                                     const std::optional<std::string>& prefix) {
   std::lock_guard<std::mutex> op(op_mu_);
   const std::string name = StoneName();
-  if (!engine_->in_restore_mode()) return NotInRestoreMode(name);
+  if (!target_->in_restore_mode()) return NotInRestoreMode(name);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (shut_down_) return Status::Aborted("the stone is shutting down");
@@ -292,14 +291,14 @@ Result<std::string> RestoreControl::StartContinuous(const std::vector<std::strin
   if (!src.ok()) return src.status();
   // Started by an operator at a failover checkpoint the history already ends at: follow
   // what comes after it (the new primary's lineage) instead of stopping there again.
-  uint64_t pending_failover = engine_->restore_progress().failover_tid;
+  uint64_t pending_failover = target_->restore_progress().failover_tid;
   TRANSHIP_RETURN_IF_ERROR(StartContinuousLocked(*src, pending_failover));
   if (pending_failover != 0) {
     note += fmt::format("; the restored history ends at the failover checkpoint at TID {}: "
                         "continuous restore follows what comes after it",
                         pending_failover);
   }
-  RestoredPosition at = engine_->restore_progress().at;
+  RestoredPosition at = target_->restore_progress().at;
   TS_LOG_INFO("continuous restore from {} ({}) at {}", Join(src->dirs), note, at.ToString());
   return fmt::format(
       "Continuous restore of the stone '{}' started from {} ({}) at TID {} ({} of the "
@@ -330,7 +329,7 @@ Result<std::string> RestoreControl::StopContinuous() {
   c->RequestStop(/*finish=*/true);
   c->Join();  // the thread's last act locks mu_: not held here
   ContinuousState end = c->state();
-  RestoredPosition at = engine_->restore_progress().at;
+  RestoredPosition at = target_->restore_progress().at;
   return fmt::format(
       "Continuous restore of the stone '{}' stopped after {} ({} while stopping): {}. The "
       "stone stays in restore mode at TID {} ({} of the archive).",
@@ -342,7 +341,7 @@ Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logr
                                                   uint64_t min_file_id) {
   std::lock_guard<std::mutex> op(op_mu_);
   const std::string name = StoneName();
-  if (!engine_->in_restore_mode()) {
+  if (!target_->in_restore_mode()) {
     return Status::InvalidArgument(fmt::format(
         "The stone '{}' is not in restore mode; commit-restore has nothing to do", name));
   }
@@ -377,16 +376,16 @@ Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logr
   }
   // The new lineage's own file ids continue above every id of the archive and of the
   // stone's own tranlogs, so that no standby ever sees two files with one name.
-  RestoredPosition at = engine_->restore_progress().at;
+  RestoredPosition at = target_->restore_progress().at;
   uint64_t id = at.pos.offset <= tranlog::kFileHeaderSize ? at.pos.file_id : at.pos.file_id + 1;
-  id = std::max({id, engine_->newest_tranlog_id() + 1, min_file_id});
+  id = std::max({id, target_->newest_tranlog_id() + 1, min_file_id});
   if (!source.dirs.empty()) {
     auto set = tranlog::ListTranlogs(env_, source.dirs, source.prefix);
     if (set.ok()) id = std::max(id, set->newest() + 1);
   }
-  Result<DurableEnd> end = engine_->CommitRestore(id);
+  Result<DurableEnd> end = target_->CommitRestore(id);
   if (!end.ok()) return end.status();
-  (void)ForgetRestoreMarkers(env_, engine_->options().extent_dir);
+  (void)ForgetRestoreMarkers(env_, target_->repository().extent_dir);
   {
     std::lock_guard<std::mutex> l(mu_);
     gap_.clear();
@@ -397,7 +396,7 @@ Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logr
       "(parent {}), tranlog {}.",
       name, at.tid, gap.empty() ? std::string() : fmt::format(" (accepting the gap: {})", gap),
       end->lineage.ToHex(), at.lineage.ToHex(),
-      tranlog::FileName(engine_->options().tranlog_prefix, id));
+      tranlog::FileName(target_->repository().tranlog_prefix, id));
 }
 
 void RestoreControl::NotifyArchive(const DurableEnd& archive_end) {
@@ -419,7 +418,7 @@ void RestoreControl::ResumeAfterOpen() {
   Status s = StartContinuousLocked(src, 0, /*resuming=*/true);
   if (s.ok()) {
     TS_LOG_INFO("resuming continuous restore from {} (prefix '{}') at {}", Join(src.dirs),
-                src.prefix, engine_->restore_progress().at.ToString());
+                src.prefix, target_->restore_progress().at.ToString());
   } else {
     TS_LOG_ERROR("cannot resume continuous restore: {}", s.ToString());
   }
@@ -446,8 +445,8 @@ RestoreControl::Flags RestoreControl::CurrentFlags() const {
 
 RestoreStatus RestoreControl::GetStatus() {
   RestoreStatus s;
-  s.restore_mode = engine_->in_restore_mode();
-  s.progress = engine_->restore_progress();
+  s.restore_mode = target_->in_restore_mode();
+  s.progress = target_->restore_progress();
   s.applied = s.progress.applied;
   ContinuousState cs;
   DurableEnd notified;
@@ -463,7 +462,7 @@ RestoreStatus RestoreControl::GetStatus() {
     have_notified = have_notified_end_;
   }
   s.continuous = cs.running;
-  s.mode = !s.restore_mode                   ? (engine_->stats().commits_suspended
+  s.mode = !s.restore_mode                   ? (target_->commits_suspended()
                                                     ? "commits suspended"
                                                     : "primary")
            : s.continuous                    ? "continuous restore"

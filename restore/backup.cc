@@ -1,4 +1,4 @@
-#include "engine/backup.h"
+#include "restore/backup.h"
 
 #include <fmt/format.h>
 
@@ -58,7 +58,7 @@ std::string BackupTracker::StatusLine() const {
   return line;
 }
 
-Result<BackupDone> FullBackup(Engine* engine, const std::string& stone_name,
+Result<BackupDone> FullBackup(RestoreTarget* target, const std::string& stone_name,
                               const std::string& path, const BackupProgressFn& progress,
                               Env* env) {
   if (!env) env = Env::Default();
@@ -72,7 +72,7 @@ Result<BackupDone> FullBackup(Engine* engine, const std::string& stone_name,
         "{} already exists. To fix this choose another file name or remove the old file.", path));
   }
   uint64_t t0 = MonotonicNanos();
-  Result<StateSnapshot> snap = engine->SnapshotState();
+  Result<StateSnapshot> snap = target->SnapshotState();
   if (!snap.ok()) return snap.status();
   BackupHeader h;
   h.lineage = snap->at.lineage;

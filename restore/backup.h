@@ -2,8 +2,8 @@
 // Online full backups and restoring them (docs/backup-format.md, docs/standby.md).
 //
 // A full backup asks the engine for a copy of the state between two batches
-// (Engine::SnapshotState: the log-writer thread copies it, as a checkpoint does) and
-// writes that copy on the calling thread, so the stone keeps committing while a
+// (RestoreTarget::SnapshotState: the engine's log-writer thread copies it, as a
+// checkpoint does) and writes that copy on the calling thread, so the stone keeps committing while a
 // multi-GB file is written. The backup holds exactly the state at one TID, with the
 // lineage, chain and tranlog position of that TID.
 //
@@ -17,8 +17,8 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/backup_format.h"
-#include "engine/engine.h"
+#include "restore/backup_format.h"
+#include "restore/target.h"
 
 namespace tranship {
 
@@ -54,9 +54,9 @@ struct BackupDone {
   double seconds = 0;
 };
 
-// Writes a full backup of `engine`'s state to `path` (absolute). `env` nullptr: the
+// Writes a full backup of `target`'s state to `path` (absolute). `env` nullptr: the
 // default. Failures are one line naming the file; nothing is left behind.
-Result<BackupDone> FullBackup(Engine* engine, const std::string& stone_name,
+Result<BackupDone> FullBackup(RestoreTarget* target, const std::string& stone_name,
                               const std::string& path, const BackupProgressFn& progress,
                               Env* env = nullptr);
 

@@ -1,7 +1,7 @@
 #pragma once
 // Replays archive tranlogs into a stone in restore mode: finds the file that holds the
 // record after the restored position, reads it (and the files after it, following log
-// switches) and hands the records to Engine::ApplyRestored in batches.
+// switches) and hands the records to RestoreTarget::ApplyRestored in batches.
 //
 // One ArchiveReplayer serves both a one-shot restore (restore-from-archive-logs: step
 // until it is no longer making progress) and continuous restore (step, and when caught
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "base/env.h"
-#include "engine/engine.h"
+#include "restore/target.h"
 #include "tranlog/reader.h"
 
 namespace tranship {
@@ -38,7 +38,7 @@ const char* ReplayStopName(ReplayStop s);
 class ArchiveReplayer {
  public:
   // `to_end_of_log`: stop after the last record of that file id (0: no limit).
-  ArchiveReplayer(Engine* engine, Env* env, ArchiveSource source, uint64_t to_end_of_log = 0);
+  ArchiveReplayer(RestoreTarget* target, Env* env, ArchiveSource source, uint64_t to_end_of_log = 0);
 
   enum class Step {
     kProgress,  // records were read (applied or skipped) or a file was opened: call again
@@ -68,7 +68,7 @@ class ArchiveReplayer {
   std::string Find(uint64_t file_id) const;  // "" if no dir holds it
   std::string Name(uint64_t file_id) const { return tranlog::FileName(source_.prefix, file_id); }
 
-  Engine* engine_;
+  RestoreTarget* target_;
   Env* env_;
   ArchiveSource source_;
   uint64_t to_end_of_log_;

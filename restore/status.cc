@@ -4,7 +4,7 @@
 
 #include "base/clock.h"
 #include "base/json.h"
-#include "engine/restore_control.h"
+#include "restore/control.h"
 
 namespace tranship {
 namespace {

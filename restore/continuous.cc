@@ -1,4 +1,4 @@
-#include "engine/restore_continuous.h"
+#include "restore/continuous.h"
 
 #include <pthread.h>
 
@@ -11,10 +11,10 @@
 
 namespace tranship {
 
-ContinuousRestore::ContinuousRestore(Engine* engine, Env* env, ArchiveSource source,
+ContinuousRestore::ContinuousRestore(RestoreTarget* target, Env* env, ArchiveSource source,
                                      std::function<void(const ContinuousState&)> on_end,
                                      uint64_t pending_failover_tid)
-    : engine_(engine), source_(source), replayer_(engine, env, std::move(source)),
+    : target_(target), source_(source), replayer_(target, env, std::move(source)),
       on_end_(std::move(on_end)), pending_failover_tid_(pending_failover_tid) {}
 
 ContinuousRestore::~ContinuousRestore() {
@@ -83,7 +83,7 @@ void ContinuousRestore::Run() {
     }
     state_.caught_up = true;
     state_.caught_up_us = NowMicros();
-    RestoreProgress p = engine_->restore_progress();
+    RestoreProgress p = target_->restore_progress();
     if (p.failover_tid != 0 && p.failover_tid != pending_failover_tid_) {
       state_.failover = true;
       state_.why = fmt::format(

@@ -21,7 +21,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/restore_archive.h"
+#include "restore/archive.h"
 
 namespace tranship {
 
@@ -54,7 +54,7 @@ class ContinuousRestore {
   // when an operator starts continuous restore to follow what comes after it (the new
   // primary's lineage); it does not stop the run again. 0 when resuming after a restart:
   // then a pending failover checkpoint stops it, as it would have before the restart.
-  ContinuousRestore(Engine* engine, Env* env, ArchiveSource source,
+  ContinuousRestore(RestoreTarget* target, Env* env, ArchiveSource source,
                     std::function<void(const ContinuousState&)> on_end,
                     uint64_t pending_failover_tid = 0);
   ~ContinuousRestore();
@@ -69,7 +69,7 @@ class ContinuousRestore {
  private:
   void Run();
 
-  Engine* engine_;
+  RestoreTarget* target_;
   ArchiveSource source_;
   ArchiveReplayer replayer_;
   std::function<void(const ContinuousState&)> on_end_;

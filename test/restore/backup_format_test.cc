@@ -13,7 +13,7 @@
 #include "base/coding.h"
 #include "base/env.h"
 #include "base/fault_env.h"
-#include "engine/backup_format.h"
+#include "restore/backup_format.h"
 #include "test/test_util.h"
 
 namespace tranship {

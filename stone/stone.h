@@ -1,0 +1,64 @@
+#pragma once
+// A stone's repository open for serving: its engine and its restore controller,
+// opened and closed in order.
+//
+// Open: the engine recovers the repository (engine/engine.h); then the restore
+// controller (restore/control.h) reads what restore remembered next to the extent and,
+// in restore mode, resumes continuous restore if it was on. Close: continuous restore
+// ends after its current batch and stays remembered (a restart resumes it); then the
+// engine stops cleanly (queued commits, checkpoint, clean marker).
+//
+// The stone daemon (startstone) opens one and serves it with the StoneServer
+// (stone/server.h); offline commands (restore-snapshot) open one for a moment. Restore
+// works on the engine through this object's RestoreTarget, never through Engine*.
+//
+// Thread-safety: as the engine's and the restore controller's methods.
+
+#include <memory>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "restore/control.h"
+#include "restore/target.h"
+
+namespace tranship {
+
+class Stone final : public RestoreTarget {
+ public:
+  static Result<std::unique_ptr<Stone>> Open(const EngineOptions& options);
+  ~Stone() override;
+  Stone(const Stone&) = delete;
+  Stone& operator=(const Stone&) = delete;
+
+  // The clean stop described above; also done by the destructor if not called.
+  Status Close();
+
+  Engine* engine() { return engine_.get(); }
+  RestoreControl* restore() { return restore_.get(); }
+
+  // RestoreTarget, over the engine.
+  const RepositoryInfo& repository() const override { return repository_; }
+  bool in_restore_mode() const override { return engine_->in_restore_mode(); }
+  bool commits_suspended() const override { return engine_->stats().commits_suspended; }
+  RestoreProgress restore_progress() const override { return engine_->restore_progress(); }
+  Status ApplyRestored(
+      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) override {
+    return engine_->ApplyRestored(fn);
+  }
+  uint64_t newest_tranlog_id() const override { return engine_->newest_tranlog_id(); }
+  Result<DurableEnd> CommitRestore(uint64_t file_id) override {
+    return engine_->CommitRestore(file_id);
+  }
+  Result<StateSnapshot> SnapshotState() override { return engine_->SnapshotState(); }
+
+ private:
+  explicit Stone(std::unique_ptr<Engine> engine);
+
+  std::unique_ptr<Engine> engine_;
+  RepositoryInfo repository_;
+  std::unique_ptr<RestoreControl> restore_;
+  bool closed_ = false;
+  Status close_status_;
+};
+
+}  // namespace tranship
