@@ -50,7 +50,7 @@ Status UvError(int err, std::string_view what) {
 
 }  // namespace
 
-class StoneServer::Impl : public ConnectionHost {
+class StoneServer::Impl final : public ConnectionHost {
  public:
   Impl(Engine* engine, StoneServerOptions options)
       : engine_(engine), options_(std::move(options)) {
