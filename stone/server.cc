@@ -50,7 +50,7 @@ Status UvError(int err, std::string_view what) {
 
 }  // namespace
 
-class StoneServer::Impl : public ConnectionHost {
+class StoneServer::Impl final : public ConnectionHost {
  public:
   Impl(Stone* stone, StoneServerOptions options)
       : stone_(stone), engine_(stone->engine()), options_(std::move(options)) {

@@ -14,13 +14,13 @@ namespace {
 constexpr size_t kReadChunk = 1 << 20;
 }  // namespace
 
-FileReader::FileReader(Env* env, std::string path, std::unique_ptr<RandomAccessFile> file)
-    : env_(env), path_(std::move(path)), file_(std::move(file)) {}
+FileReader::FileReader(std::string path, std::unique_ptr<RandomAccessFile> file)
+    : path_(std::move(path)), file_(std::move(file)) {}
 
 Result<std::unique_ptr<FileReader>> FileReader::Open(Env* env, const std::string& path) {
   auto f = env->NewRandomAccessFile(path);
   if (!f.ok()) return f.status();
-  std::unique_ptr<FileReader> r(new FileReader(env, path, std::move(*f)));
+  std::unique_ptr<FileReader> r(new FileReader(path, std::move(*f)));
   auto size = r->file_->Size();
   if (!size.ok()) return size.status();
   r->file_size_ = *size;

@@ -72,14 +72,13 @@ class FileReader {
   const std::string& path() const { return path_; }
 
  private:
-  FileReader(Env* env, std::string path, std::unique_ptr<RandomAccessFile> file);
+  FileReader(std::string path, std::unique_ptr<RandomAccessFile> file);
   bool Fill(uint64_t offset, size_t n);   // makes [offset, offset+n) available in buf_
   Outcome Parse(RecordRef* rec, std::string* why);  // Next() without the re-read
   Outcome Fail(uint64_t offset, std::string reason);
   bool FindLaterRecord(uint64_t from);
   bool ZerosToEnd(uint64_t from);
 
-  Env* env_;
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
   uint64_t file_size_ = 0;

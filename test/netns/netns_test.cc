@@ -10,10 +10,11 @@
 // are printed ("netns: ..."), never asserted. Full run: 3 rounds, 10 s phases (`chaos`);
 // with TRANSHIP_CHAOS_SAMPLE set: 1 round, 2 s phases.
 //
-// The script tests check netns-cluster itself: usage, the root check, cleanup.
-// Everything here needs root and fails (never skips) without it.
+// The script test checks netns-cluster itself: its networks, cleanup, impairments that
+// stay inside them, `run`. Everything here needs root: run by anyone else the binary
+// skips (exit 77, test/needs_root.h). netns_usage_test.cc checks what needs no root:
+// usage, and that the script refuses to run without root.
 
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,50 +27,15 @@
 
 #include "base/clock.h"
 #include "client/client.h"
+#include "test/needs_root.h"
+#include "test/netns/netns_script.h"
 #include "test/shipping/cluster.h"
 
 namespace tranship::test {
+
+const char* const kNeedsRoot = "network namespaces, tc and nft need CAP_NET_ADMIN";
+
 namespace {
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  REQUIRE_MESSAGE(v != nullptr, name << " must be set (meson sets it)");
-  return v;
-}
-std::string Script() { return Env("TRANSHIP_NETNS_CLUSTER"); }
-
-void RequireRoot() {
-  REQUIRE_MESSAGE(geteuid() == 0,
-                  "the netns tests need root (network namespaces, tc, nft): run them as root");
-}
-
-// Runs netns-cluster ARGS... to completion (stdout and stderr together), as `uid`
-// unless it is -1.
-Proc RunScript(const std::vector<std::string>& args, uid_t uid = static_cast<uid_t>(-1)) {
-  TempDir t;
-  std::string out = t / "out";
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (uid != static_cast<uid_t>(-1) && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(125);
-    std::vector<std::string> all = {"netns-cluster"};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::string path = Script();
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, ReadAll(out)};
-}
-
-bool NamespaceExists(const std::string& name) { return std::filesystem::exists("/run/netns/" + name); }
 
 // Whether process `pid` runs in the named network namespace.
 bool InNamespace(pid_t pid, const std::string& name) {
@@ -83,7 +49,6 @@ bool InNamespace(pid_t pid, const std::string& name) {
 class Network {
  public:
   Network() : id_("t" + std::to_string(getpid())) {
-    RequireRoot();
     Proc up = RunScript({"up", "-i", id_});
     REQUIRE_MESSAGE(up.code == 0, up.out);
     std::istringstream in(up.out);
@@ -246,23 +211,7 @@ int SampleOr(int full, int sampled) { return std::getenv("TRANSHIP_CHAOS_SAMPLE"
 
 }  // namespace
 
-TEST_CASE("NetnsClusterScriptUsageRootCheckAndCleanup") {
-  Proc help = RunScript({"-h"});
-  CHECK(help.code == 0);
-  CHECK(help.out.starts_with("Usage: netns-cluster "));
-  Proc bad = RunScript({"frobnicate"});
-  CHECK(bad.code == 2);
-  CHECK(bad.out.starts_with("Usage: netns-cluster "));
-
-  RequireRoot();
-  // Not root: one line saying so, exit 1, nothing made.
-  passwd* nobody = getpwnam("nobody");
-  REQUIRE(nobody != nullptr);
-  Proc denied = RunScript({"up", "-i", "denied"}, nobody->pw_uid);
-  CHECK(denied.code == 1);
-  CHECK(denied.out == "netns-cluster: needs root (namespaces, tc and nft need CAP_NET_ADMIN); run it with sudo\n");
-  CHECK(!NamespaceExists("tranship-denied-switch"));
-
+TEST_CASE("NetnsClusterScriptNetworksCleanupImpairmentsAndRun") {
   // `up` makes four namespaces and names them; a second `up` of the same ID is refused
   // and leaves the first alone. `cleanup` removes a network whose owner (the caller of
   // `up`, here a shell) has exited, processes in it included, and keeps one whose owner
@@ -346,7 +295,6 @@ TEST_CASE("NetnsClusterScriptUsageRootCheckAndCleanup") {
 }
 
 TEST_CASE("NetnsTrialStandbysConvergeUnderNetemAndPartitionsThenFailOver") {
-  RequireRoot();
   const int rounds = SampleOr(3, 1);
   const int seconds = SampleOr(10, 2);
   const int partition_s = SampleOr(8, 2);

@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -13,50 +12,9 @@
 
 #include "cli/json_parse.h"
 #include "test/shipping/cluster.h"
+#include "test/shipping/shipping_checks.h"
 
 namespace tranship::test {
-namespace {
-
-
-std::string PrimaryTranlogs(Cluster& c, const std::string& stone) {
-  return c.primary().Path("data/" + stone + "/tranlog");
-}
-
-// Commits `n` transactions (3 keys each) from 4 writers on the primary stone.
-void Workload(Cluster& c, const std::string& stone, int n) {
-  Proc p = c.primary().Run({"workload", stone, "--writers", "4", "--transactions",
-                            std::to_string(n), "--keys-per-txn", "3", "--ack-log",
-                            c.Temp("acks-" + std::to_string(rand()))});
-  REQUIRE_MESSAGE(p.code == 0, p.out);
-}
-
-// Stops the primary stone cleanly (its newest tranlog is trimmed, every record is on
-// disk), then waits until standby i's archive equals the primary's tranlogs.
-void ExpectConverged(Cluster& c, const std::string& stone, const std::vector<int>& standbys) {
-  for (int i : standbys) {
-    std::string why;
-    bool same = WaitFor([&] { return SameTranlogs(PrimaryTranlogs(c, stone), c.standby(i).Path("archive"), &why); },
-                        kConverge);
-    INFO("standby " << i + 1 << ": " << why);
-    INFO("receiver log: " << c.ReceiverLog(i, "standby"));
-    INFO("sender log: " << c.SenderLog());
-    CHECK(same);
-    Proc v = c.standby(i).Run({"tranlog", "verify", c.standby(i).Path("archive")});
-    INFO(v.out);
-    CHECK(v.code == 0);
-  }
-}
-
-void StopStone(Cluster& c, const std::string& stone) {
-  Proc p = c.primary().Run({"stone", "stop", stone});
-  REQUIRE_MESSAGE(p.code == 0, p.out);
-}
-
-bool LogHas(const std::function<std::string()>& log, const std::string& what) {
-  return WaitFor([&] { return log().find(what) != std::string::npos; }, std::chrono::seconds(20));
-}
-
-}  // namespace
 
 TEST_CASE("OneReceiverOverTlsGetsByteIdenticalArchives") {
   Cluster c(1);
@@ -235,38 +193,6 @@ TEST_CASE("GarbageOnTheSenderPortClosesOnlyThatLink") {
     close(fd);
   }
   Workload(c, "prod", 200);
-  StopStone(c, "prod");
-  ExpectConverged(c, "prod", {0});
-}
-
-TEST_CASE("ReceiverDiskFullThenFreed") {
-  if (geteuid() != 0) {
-    MESSAGE("needs root to mount a small tmpfs; skipped");
-    return;
-  }
-  Cluster c(1);
-  c.receivers_from_start = true;  // no standby stone here
-  std::string archive = c.standby(0).Path("archive");
-  std::filesystem::create_directories(archive);
-  REQUIRE(mount("tmpfs", archive.c_str(), "tmpfs", 0, "size=3m,mode=0700") == 0);
-  struct Unmount {
-    std::string dir;
-    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
-  } unmount{archive};
-  // Leave about 300 KB free.
-  {
-    std::ofstream filler(archive + "/filler", std::ios::binary);
-    std::string mb(1 << 20, 'x');
-    filler.write(mb.data(), static_cast<std::streamsize>(mb.size()));
-    filler.write(mb.data(), static_cast<std::streamsize>(mb.size()));
-    filler.write(mb.data(), static_cast<std::streamsize>(mb.size() - 300 * 1024));
-  }
-  c.StartStone(c.primary(), "prod");
-  c.StartSender("prod");
-  c.StartReceiver(0, "standby");
-  Workload(c, "prod", 6000);  // about 1 MB of tranlog
-  CHECK(LogHas([&] { return c.ReceiverLog(0, "standby"); }, "disk full"));
-  std::filesystem::remove(archive + "/filler");
   StopStone(c, "prod");
   ExpectConverged(c, "prod", {0});
 }
