@@ -31,6 +31,14 @@ std::string Status::ToString() const {
   return s;
 }
 
+Status Status::WithHint(std::string_view hint, std::string_view joiner) && {
+  msg_.resize(fact_size_);
+  joiner_size_ = joiner.size();
+  msg_ += joiner;
+  msg_ += hint;
+  return std::move(*this);
+}
+
 Status Status::FromErrno(int err, std::string_view context) {
   std::string msg(context);
   msg += ": ";

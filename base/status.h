@@ -4,7 +4,14 @@
 // A Status is ok or carries a code and a one-line message meant for an operator:
 // what is wrong and, where there is one, how to fix it. Functions that produce a
 // value return Result<T>, which holds either the value or a non-ok Status.
+//
+// The fact and the remedy are kept apart, as PostgreSQL's errmsg and errhint are: the
+// layer that knows the fact states it, and may name the situation with a reason (a
+// short stable word, such as "in-restore-mode"); the layer that knows the operator's
+// commands adds the hint ("To fix this run ..."), chosen by that reason. message() is
+// what the operator reads: the fact, then the hint.
 
+#include <algorithm>
 #include <cassert>
 #include <optional>
 #include <string>
@@ -58,15 +65,33 @@ class [[nodiscard]] Status {
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsNoSpace() const { return code_ == Code::kNoSpace; }
   bool IsConflict() const { return code_ == Code::kConflict; }
+  // The fact, then the hint if one was added.
   const std::string& message() const { return msg_; }
+  std::string_view fact() const { return std::string_view(msg_).substr(0, fact_size_); }
+  std::string_view hint() const {
+    return std::string_view(msg_).substr(std::min(msg_.size(), fact_size_ + joiner_size_));
+  }
+  // The situation, named by the layer that states the fact; "" if none.
+  std::string_view reason() const { return reason_; }
+  // Names the situation (`reason` must outlive the Status: a string literal).
+  Status WithReason(const char* reason) && {
+    reason_ = reason;
+    return std::move(*this);
+  }
+  // Adds (or replaces) the remedy after the fact, joined by `joiner`: "Commits are
+  // suspended" + "; " + "to accept commits again run ...".
+  Status WithHint(std::string_view hint, std::string_view joiner = ". ") &&;
   // "Corruption: tranlog3.dbf offset 4096: checksum mismatch"
   std::string ToString() const;
   static const char* CodeName(Code c);
 
  private:
-  Status(Code c, std::string msg) : code_(c), msg_(std::move(msg)) {}
+  Status(Code c, std::string msg) : code_(c), msg_(std::move(msg)), fact_size_(msg_.size()) {}
   Code code_ = Code::kOk;
-  std::string msg_;
+  std::string msg_;  // the fact, then the joiner and the hint
+  size_t fact_size_ = 0;
+  size_t joiner_size_ = 0;
+  const char* reason_ = "";
 };
 
 template <typename T>
