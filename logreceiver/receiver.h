@@ -169,6 +169,7 @@ class LogReceiver {
   void FinishWrite();  // the job ended: Ack and notify, or disk full
   void WaitForWrite();
   void FlushNow();  // write what was checked, on this thread (stop, lost link)
+  uint64_t WritingBytes() const;  // what the write job in flight holds (archive_writes.cc)
   void Synced();    // durable_end() moved: Ack, notify
   void Tick();       // keepalive and timeout
   void DiskFull(const Status& why, uint64_t needed, uint64_t file_id, uint64_t offset);
