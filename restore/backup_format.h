@@ -6,6 +6,8 @@
 // full disk leaves no file named FILE that is not a whole backup. The reader checks
 // everything (header CRC, every entry, key order, counts, the SHA-256) before it hands
 // back a state, so a damaged backup is never half restored.
+// The header's first 96 bytes are the saved-state header it shares with the extent
+// (engine/saved_state.h).
 
 #include <cstdint>
 #include <functional>
