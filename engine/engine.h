@@ -51,6 +51,9 @@ class Engine {
   // pid if another process has it). Recovery = load the extent + replay the tranlogs
   // after its position; without an extent, replay from tranlog 1 when all files from 1
   // are present. After an unclean stop the newest file's torn tail is cut.
+  // A repository that cannot be recovered (a gap, damage before the newest file's end)
+  // fails with reason kReasonCannotRecover and the fact alone: the caller that knows the
+  // operator's commands adds what to do (stone/stone.h).
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
 
   virtual ~Engine() = default;

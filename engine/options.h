@@ -22,6 +22,9 @@ struct EngineOptions {
   std::string stone_name = "the stone";        // named in operator messages
 };
 
+// The reason of Engine::Open's failure when the repository cannot be recovered.
+inline constexpr char kReasonCannotRecover[] = "cannot-recover";
+
 struct EngineStats {
   uint64_t commits = 0;         // acknowledged commits since open
   uint64_t conflicts = 0;

@@ -19,9 +19,8 @@ Status InRestoreModeStatus(std::string_view stone) {
 }
 
 Status NotInRestoreModeStatus(std::string_view stone) {
-  return Status::Busy(fmt::format("The stone '{}' is not in restore mode. To restore into it "
-                                  "restart it with 'startstone {} -R'",
-                                  stone, stone));
+  return Status::Busy(fmt::format("The stone '{}' is not in restore mode", stone))
+      .WithReason(kReasonNotInRestoreMode);
 }
 
 Status NoTranlogsInRestoreModeStatus(std::string_view stone) {
@@ -38,10 +37,9 @@ Status CommitsSuspendedStatus(std::string_view stone) {
 }
 
 Status AlreadySuspendedStatus(std::string_view stone) {
-  return Status::AlreadyExists(fmt::format(
-      "Commits to the stone '{}' are already suspended; to resume them run 'tranship admin "
-      "{} resume-commits'",
-      stone, stone));
+  return Status::AlreadyExists(
+             fmt::format("Commits to the stone '{}' are already suspended", stone))
+      .WithReason(kReasonAlreadySuspended);
 }
 
 Status NotSuspendedStatus(std::string_view stone) {

@@ -41,12 +41,16 @@ struct RestoreProgress {
 
 namespace tranship {
 
-// The refusals of a stone's mode, named for the operator with the stone's name.
+// The refusals of a stone's mode, named for the operator with the stone's name. Those
+// with a reason state the fact alone: the stone (stone/stone.h, AddStoneHint) adds what
+// to do.
+inline constexpr char kReasonNotInRestoreMode[] = "not-in-restore-mode";
+inline constexpr char kReasonAlreadySuspended[] = "already-suspended";
 Status InRestoreModeStatus(std::string_view stone);           // a commit in restore mode
 Status NotInRestoreModeStatus(std::string_view stone);        // a restore into a primary
 Status NoTranlogsInRestoreModeStatus(std::string_view stone); // start-new-log in restore mode
 Status CommitsSuspendedStatus(std::string_view stone);        // a commit while suspended
-Status AlreadySuspendedStatus(std::string_view stone);
+Status AlreadySuspendedStatus(std::string_view stone);       // suspend-commits again
 Status NotSuspendedStatus(std::string_view stone);
 
 }  // namespace tranship

@@ -451,6 +451,30 @@ TEST_CASE("NotRunningSaysWhatToDo") {
         "The stone 'quux' is not running. To fix this run 'startstone quux'.");
 }
 
+TEST_CASE("AnUnrecoverableRepositorySaysWhatToDo") {
+  test::TempDir dir;
+  EngineOptions o;
+  o.extent_dir = dir / "extent";
+  o.tranlog_dirs = {dir / "tranlog"};
+  o.checkpoint_interval_s = 0;
+  REQUIRE(Engine::Create(o).ok());
+  {
+    auto s = Stone::Open(o);
+    REQUIRE(s.ok());
+    REQUIRE((*s)->engine()->StartNewLog().ok());
+    REQUIRE((*s)->engine()->StartNewLog().ok());
+    REQUIRE((*s)->Close().ok());
+  }
+  std::filesystem::remove(dir / "extent/extent0.dbf");
+  std::filesystem::remove(dir / "tranlog/tranlog2.dbf");
+  auto s = Stone::Open(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().message() ==
+        "cannot recover: tranlog 2 is missing from the sequence 1..3. "
+        "To fix this run 'tranship tranlog verify' on the tranlog directory and restore the "
+        "damaged file from a copy, or restore the stone from a backup");
+}
+
 TEST_CASE("SigtermStopsTheServer") {
   StoneFixture stone(/*stale_socket=*/false, /*handle_signals=*/true);
   auto c = stone.Connect();
