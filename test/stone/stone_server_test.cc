@@ -475,6 +475,27 @@ TEST_CASE("AnUnrecoverableRepositorySaysWhatToDo") {
         "damaged file from a copy, or restore the stone from a backup");
 }
 
+TEST_CASE("MoveRefusalsSayWhatToDo") {
+  StoneFixture stone;
+  // The engine names the stone by its options (the fixture leaves the default name).
+  const std::string name = stone.engine()->options().stone_name;
+  auto restored = stone.stone()->ApplyRestored([](StateMap*, RestoreProgress*) {});
+  REQUIRE_FALSE(restored.ok());
+  CHECK(restored.code() == Status::Code::kBusy);
+  CHECK(restored.message() == "The stone '" + name + "' is not in restore mode. To restore "
+                              "into it restart it with 'startstone " + name + " -R'");
+  CHECK(restored.fact() == "The stone '" + name + "' is not in restore mode");
+
+  auto c = stone.Connect();
+  REQUIRE(c->Admin("suspend-commits").ok());
+  auto again = c->Admin("suspend-commits");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.status().message() ==
+        "Commits to the stone '" + name + "' are already suspended; to resume them run "
+        "'tranship admin " + name + " resume-commits'");
+  REQUIRE(c->Admin("resume-commits").ok());
+}
+
 TEST_CASE("SigtermStopsTheServer") {
   StoneFixture stone(/*stale_socket=*/false, /*handle_signals=*/true);
   auto c = stone.Connect();
