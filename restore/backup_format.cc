@@ -44,8 +44,7 @@ std::string EncodeHeader(const BackupHeader& h) {
   EncodeSavedStateHeader(&s, std::string_view(kBackupMagic, 8), kBackupVersion,
                          // header size, name and CRC included
                          static_cast<uint32_t>(kBackupFixedHeaderSize + h.stone_name.size() + 4),
-                         SavedStateHeader{h.lineage, h.tid, h.position, h.chain,
-                                          h.last_commit_us, h.flags, h.keys, h.created_us});
+                         h);
   PutFixed32(&s, static_cast<uint32_t>(h.stone_name.size()));  // 96: name length
   s += h.stone_name;                                // 100: the source stone's name
   PutFixed32(&s, crc32c::Value(s.data(), s.size()));  // CRC32C of the header before it
@@ -89,15 +88,7 @@ Status DecodeHeader(const std::string& path, const uint8_t* p, size_t avail, uin
   if (kBackupFixedHeaderSize + name_len + 4 != size) {
     return Damaged(path, "the stone name does not fit the header");
   }
-  SavedStateHeader f = DecodeSavedStateHeader(p);
-  h->lineage = f.lineage;
-  h->tid = f.tid;
-  h->position = f.position;
-  h->chain = f.chain;
-  h->last_commit_us = f.last_commit_us;
-  h->flags = f.flags;
-  h->keys = f.keys;
-  h->created_us = f.created_us;
+  static_cast<SavedStateHeader&>(*h) = DecodeSavedStateHeader(p);
   h->stone_name.assign(reinterpret_cast<const char*>(p + kBackupFixedHeaderSize), name_len);
   *header_size = size;
   return Status::OK();
