@@ -24,9 +24,9 @@ Status NotInRestoreModeStatus(std::string_view stone) {
 }
 
 Status NoTranlogsInRestoreModeStatus(std::string_view stone) {
-  return Status::Busy(fmt::format("The stone '{}' is in restore mode and writes no tranlogs "
-                                  "until 'tranship admin {} commit-restore'",
-                                  stone, stone));
+  return Status::Busy(
+             fmt::format("The stone '{}' is in restore mode and writes no tranlogs", stone))
+      .WithReason(kReasonNoTranlogsInRestoreMode);
 }
 
 Status CommitsSuspendedStatus(std::string_view stone) {

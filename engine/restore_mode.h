@@ -46,6 +46,7 @@ namespace tranship {
 // to do.
 inline constexpr char kReasonNotInRestoreMode[] = "not-in-restore-mode";
 inline constexpr char kReasonAlreadySuspended[] = "already-suspended";
+inline constexpr char kReasonNoTranlogsInRestoreMode[] = "no-tranlogs-in-restore-mode";
 Status InRestoreModeStatus(std::string_view stone);           // a commit in restore mode
 Status NotInRestoreModeStatus(std::string_view stone);        // a restore into a primary
 Status NoTranlogsInRestoreModeStatus(std::string_view stone); // start-new-log in restore mode

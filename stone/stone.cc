@@ -21,6 +21,10 @@ Status AddStoneHint(Status s, std::string_view stone) {
     return std::move(s).WithHint(
         fmt::format("To restore into it restart it with 'startstone {} -R'", stone));
   }
+  if (reason == std::string_view(kReasonNoTranlogsInRestoreMode)) {
+    return std::move(s).WithHint(fmt::format("until 'tranship admin {} commit-restore'", stone),
+                                 " ");
+  }
   if (reason == std::string_view(kReasonAlreadySuspended)) {
     return std::move(s).WithHint(
         fmt::format("to resume them run 'tranship admin {} resume-commits'", stone), "; ");

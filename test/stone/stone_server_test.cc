@@ -494,6 +494,15 @@ TEST_CASE("MoveRefusalsSayWhatToDo") {
         "Commits to the stone '" + name + "' are already suspended; to resume them run "
         "'tranship admin " + name + " resume-commits'");
   REQUIRE(c->Admin("resume-commits").ok());
+
+  REQUIRE(stone.engine()
+              ->EnterRestoreMode(StateMap(),
+                                 RestoredPosition::From(stone.engine()->durable_end()))
+              .ok());
+  auto log = c->Admin("start-new-log");
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().message() == "The stone '" + name + "' is in restore mode and writes no "
+                                  "tranlogs until 'tranship admin " + name + " commit-restore'");
 }
 
 TEST_CASE("SigtermStopsTheServer") {
