@@ -1,32 +1,46 @@
-// The engine: state, the log-writer thread (group commit), checkpoints.
+// The engine: the owner that wires its parts together, and opening, creating and
+// closing a repository.
 //
-// Threads: callers enqueue work items; one log-writer thread takes everything queued,
-// validates and encodes the commits into one batch, writes and fdatasyncs it, applies
-// it to the state and answers the callers. Checkpoint extents are written by a
-// background thread from a copy of the state taken by the log writer, so commits do not
-// wait for the extent's disk writes.
+// Parts (each its own file pair; a record follows them in this order):
+//   engine/log_writer.h    the log-writer thread and group commit: commits queue there,
+//                          are written and fdatasynced in batches, applied, answered
+//   engine/state_store.h   the state, its TID and the restored position, under one lock
+//   engine/durable_end.h   the durable end and its subscribers (the stone server, which
+//                          announces it; the logsender reads the files up to it)
+//   engine/checkpointer.h  checkpoint records and the extent thread
+//   engine/mode_changes.h  suspend/resume commits, restore mode, commit-restore
+//   engine/digest.h        the digest of the state
+//
+// Lock order (a lock on the left may be held while one on its right is taken; never
+// the other way round):
+//   close_mu_ -> queue_mu_                      (Close stops the log writer)
+//   restore_mu_ -> state lock -> end_mu_        (mode changes; a snapshot reads the
+//                                                durable end under the state lock)
+//   restore_mu_ -> end_mu_, subs_mu_            (publishing the end of a restore batch)
+//   stats_mu_ -> state lock                     (stats() counts the keys)
+//   subs_mu_ -> end_mu_                         (Subscribe hands out the current end)
+// Publishing the durable end releases end_mu_ before it takes subs_mu_, and subscribers
+// run under subs_mu_: they must not call back into the engine. Commit callbacks and the
+// refusals at a stop run on the log-writer thread (the refusals under queue_mu_). The
+// extent thread takes stats_mu_ alone.
 
 #include "engine/engine.h"
 
-#include <openssl/evp.h>
-#include <pthread.h>
-
-#include <atomic>
-#include <condition_variable>
 #include <future>
-#include <map>
 #include <mutex>
-#include <shared_mutex>
-#include <thread>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "base/clock.h"
 #include "base/file_lock.h"
 #include "base/log.h"
+#include "engine/checkpointer.h"
+#include "engine/durable_end.h"
 #include "engine/extent.h"
+#include "engine/log_writer.h"
+#include "engine/mode_changes.h"
 #include "engine/recovery.h"
+#include "engine/state_store.h"
 #include "tranlog/writer.h"
 
 namespace tranship {
@@ -35,42 +49,23 @@ namespace {
 constexpr char kCleanMarker[] = "clean-shutdown";
 constexpr char kLockFile[] = "lock";
 
-struct WorkItem {
-  enum class Kind {
-    kCommit, kCheckpoint, kNewLog, kStop, kSnapshot,
-    kSuspend, kResume, kCommitRestore, kEnterRestore
-  };
-  Kind kind = Kind::kCommit;
-  TxnRequest txn;
-  Engine::CommitCallback done;                     // kCommit
-  std::function<void(Result<uint64_t>)> reply;     // control items
-  std::function<void(Result<StateSnapshot>)> snapshot;  // kSnapshot
-  uint64_t arg = 0;                                // kCommitRestore: the new file id
-  std::shared_ptr<StateMap> state;                 // kEnterRestore
-  RestoredPosition pos;                            // kEnterRestore
-};
-
-// Appends the varint encoding of `v` to `out`.
-void AppendVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
 class EngineImpl final : public Engine {
  public:
   EngineImpl(const EngineOptions& o, Env* env, std::unique_ptr<FileLock> lock,
              RecoveredState rs)
-      : opts_(o), env_(env), lock_(std::move(lock)), state_(std::move(rs.state)),
-        applied_tid_(rs.tid), restoring_(rs.restoring), restore_(rs.restore),
-        writer_(std::move(rs.writer)), suspended_(rs.commits_suspended), end_(rs.end) {
-    last_checkpoint_tid_ = rs.tid;
-    checkpoint_record_tid_ = rs.tid;
-    last_checkpoint_us_ = NowMicros();
-    if (writer_) writer_->Preallocate();
-    thread_ = std::thread([this] { WriterLoop(); });
+      : opts_(o), env_(env), lock_(std::move(lock)),
+        store_(std::move(rs.state), rs.tid, rs.restore), feed_(rs.end),
+        log_(opts_, &store_, &feed_, std::move(rs.writer), rs.restoring, rs.commits_suspended),
+        ckpt_(env_, opts_, &log_, &store_, rs.tid),
+        modes_(env_, opts_, &log_, &ckpt_, &store_, &feed_) {
+    log_.Start(LogWriter::Hooks{
+        // A suspended primary stays exactly at its failover checkpoint (its standbys
+        // and a new primary descend from there): nothing to record at the stop.
+        [this]() -> Result<uint64_t> {
+          return ckpt_.SuspendedAndIdle() ? Result<uint64_t>(uint64_t{0})
+                                          : ckpt_.Run(/*wait=*/true);
+        },
+        [this] { ckpt_.RunIfDue(); }});
   }
 
   ~EngineImpl() override { (void)Close(); }
@@ -79,10 +74,9 @@ class EngineImpl final : public Engine {
     std::lock_guard<std::mutex> cl(close_mu_);
     if (closed_) return close_status_;
     closed_ = true;
-    Result<uint64_t> r = Control(WorkItem::Kind::kStop);
-    thread_.join();
-    JoinCheckpointThread();
-    close_status_ = r.ok() ? checkpoint_status_ : r.status();
+    Result<uint64_t> r = log_.Stop();
+    ckpt_.Join();
+    close_status_ = r.ok() ? ckpt_.status() : r.status();
     if (close_status_.ok()) {
       close_status_ = WriteFileAtomic(env_, JoinPath(opts_.extent_dir, kCleanMarker), "clean\n");
     }
@@ -91,11 +85,7 @@ class EngineImpl final : public Engine {
   }
 
   void CommitAsync(TxnRequest txn, CommitCallback done) override {
-    WorkItem item;
-    item.kind = WorkItem::Kind::kCommit;
-    item.txn = std::move(txn);
-    item.done = std::move(done);
-    Enqueue(std::move(item));
+    log_.CommitAsync(std::move(txn), std::move(done));
   }
 
   Result<uint64_t> Commit(TxnRequest txn) override {
@@ -108,64 +98,40 @@ class EngineImpl final : public Engine {
     return f.get();
   }
 
-  ReadResult Get(std::string_view key) const override {
-    std::shared_lock l(state_mu_);
-    auto it = state_.find(key);
-    if (it == state_.end()) return ReadResult{};
-    return ReadResult{true, it->second.value, it->second.version};
-  }
-
+  ReadResult Get(std::string_view key) const override { return store_.Get(key); }
   std::vector<std::pair<std::string, std::string>> Scan(std::string_view start,
                                                         size_t limit) const override {
-    std::shared_lock l(state_mu_);
-    std::vector<std::pair<std::string, std::string>> out;
-    for (auto it = state_.lower_bound(start); it != state_.end() && out.size() < limit; ++it) {
-      out.emplace_back(it->first, it->second.value);
-    }
-    return out;
+    return store_.Scan(start, limit);
   }
 
-  Result<uint64_t> Checkpoint() override { return Control(WorkItem::Kind::kCheckpoint); }
-  Result<uint64_t> StartNewLog() override { return Control(WorkItem::Kind::kNewLog); }
-  Result<uint64_t> SuspendCommits() override { return Control(WorkItem::Kind::kSuspend); }
-  Result<uint64_t> ResumeCommits() override { return Control(WorkItem::Kind::kResume); }
-
-  bool in_restore_mode() const override { return restoring_; }
-
-  RestoreProgress restore_progress() const override {
-    std::shared_lock l(state_mu_);
-    return restore_;
+  Result<uint64_t> Checkpoint() override {
+    return log_.Control([this] { return ckpt_.Run(/*wait=*/true); });
   }
+  Result<uint64_t> StartNewLog() override {
+    return log_.Control([this] { return log_.NewLog(); });
+  }
+  Result<uint64_t> SuspendCommits() override {
+    return log_.Control([this] { return modes_.Suspend(); });
+  }
+  Result<uint64_t> ResumeCommits() override {
+    return log_.Control([this] { return modes_.Resume(); });
+  }
+
+  bool in_restore_mode() const override { return log_.restoring(); }
+  RestoreProgress restore_progress() const override { return store_.restore_progress(); }
 
   Status ApplyRestored(
       const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) override {
-    std::lock_guard<std::mutex> rl(restore_mu_);
-    if (!restoring_) return NotInRestoreMode();
-    DurableEnd end;
-    {
-      std::unique_lock l(state_mu_);
-      fn(&state_, &restore_);
-      applied_tid_ = restore_.at.tid;
-      end = restore_.at.AsEnd();
-    }
-    PublishEnd(end);
-    return Status::OK();
+    return modes_.ApplyRestored(fn);
   }
 
   Status EnterRestoreMode(StateMap state, const RestoredPosition& pos) override {
-    WorkItem item;
-    item.kind = WorkItem::Kind::kEnterRestore;
-    item.state = std::make_shared<StateMap>(std::move(state));
-    item.pos = pos;
-    Result<uint64_t> r = Control(std::move(item));
+    Result<uint64_t> r = log_.Control([&] { return modes_.EnterRestore(&state, pos); });
     return r.ok() ? Status::OK() : r.status();
   }
 
   Result<DurableEnd> CommitRestore(uint64_t file_id) override {
-    WorkItem item;
-    item.kind = WorkItem::Kind::kCommitRestore;
-    item.arg = file_id;
-    Result<uint64_t> r = Control(std::move(item));
+    Result<uint64_t> r = log_.Control([&] { return modes_.CommitRestore(file_id); });
     if (!r.ok()) return r.status();
     return durable_end();
   }
@@ -177,64 +143,21 @@ class EngineImpl final : public Engine {
 
   const EngineOptions& options() const override { return opts_; }
 
-  DurableEnd durable_end() const override {
-    std::lock_guard<std::mutex> l(end_mu_);
-    return end_;
-  }
-
-  uint64_t Subscribe(DurableCallback fn) override {
-    std::lock_guard<std::mutex> l(subs_mu_);
-    uint64_t id = ++next_sub_id_;
-    fn(durable_end());
-    subs_.emplace(id, std::move(fn));
-    return id;
-  }
-
-  void Unsubscribe(uint64_t id) override {
-    std::lock_guard<std::mutex> l(subs_mu_);
-    subs_.erase(id);
-  }
+  DurableEnd durable_end() const override { return feed_.end(); }
+  uint64_t Subscribe(DurableCallback fn) override { return feed_.Subscribe(std::move(fn)); }
+  void Unsubscribe(uint64_t id) override { feed_.Unsubscribe(id); }
 
   Result<StateSnapshot> SnapshotState() override {
-    std::promise<Result<StateSnapshot>> p;
-    auto f = p.get_future();
-    WorkItem item;
-    item.kind = WorkItem::Kind::kSnapshot;
-    item.snapshot = [&p](Result<StateSnapshot> r) { p.set_value(std::move(r)); };
-    item.reply = [&p](Result<uint64_t> r) { p.set_value(r.status()); };  // refused at stop
-    Enqueue(std::move(item));
-    return f.get();
+    Result<StateSnapshot> out = Status::Aborted("the stone is shutting down");
+    Result<uint64_t> r = log_.Control([&]() -> Result<uint64_t> {
+      out = log_.SnapshotNow();
+      return uint64_t{0};
+    });
+    if (!r.ok()) return r.status();  // refused at the stop
+    return out;
   }
 
-  Digest ComputeDigest() const override {
-    std::shared_lock l(state_mu_);
-    Digest d;
-    d.tid = applied_tid_;
-    d.keys = state_.size();
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-    // The pairs are encoded into a buffer hashed 64 KiB at a time: one digest update
-    // per pair would cost more than the hashing itself.
-    std::string buf;
-    buf.reserve(80 << 10);
-    for (const auto& [k, e] : state_) {
-      AppendVarint(&buf, k.size());
-      buf += k;
-      AppendVarint(&buf, e.value.size());
-      buf += e.value;
-      if (buf.size() >= (64 << 10)) {
-        EVP_DigestUpdate(ctx, buf.data(), buf.size());
-        buf.clear();
-      }
-    }
-    EVP_DigestUpdate(ctx, buf.data(), buf.size());
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx, md, &n);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < n; i++) d.sha256_hex += fmt::format("{:02x}", md[i]);
-    return d;
-  }
+  Digest ComputeDigest() const override { return tranship::ComputeDigest(store_); }
 
   std::vector<TranlogFileInfo> TranlogFiles() const override {
     std::vector<TranlogFileInfo> out;
@@ -248,492 +171,29 @@ class EngineImpl final : public Engine {
   }
 
   EngineStats stats() const override {
-    std::lock_guard<std::mutex> l(stats_mu_);
-    EngineStats s = stats_;
-    s.keys = [&] {
-      std::shared_lock sl(state_mu_);
-      return static_cast<uint64_t>(state_.size());
-    }();
-    s.last_checkpoint_tid = last_checkpoint_tid_;
-    s.last_checkpoint_us = last_checkpoint_us_;
-    s.restore_mode = restoring_;
-    s.commits_suspended = suspended_;
+    EngineStats s = log_.stats();
+    s.last_checkpoint_tid = ckpt_.last_checkpoint_tid();
+    s.last_checkpoint_us = ckpt_.last_checkpoint_us();
+    s.restore_mode = log_.restoring();
+    s.commits_suspended = log_.suspended();
     return s;
   }
 
  private:
-  struct Pending {
-    CommitCallback done;
-    uint64_t tid;
-    std::vector<WriteOp> writes;
-  };
-
-  void Enqueue(WorkItem item) {
-    {
-      std::lock_guard<std::mutex> l(queue_mu_);
-      queue_.push_back(std::move(item));
-    }
-    queue_cv_.notify_one();
-  }
-
-  Result<uint64_t> Control(WorkItem::Kind kind) {
-    WorkItem item;
-    item.kind = kind;
-    return Control(std::move(item));
-  }
-  Result<uint64_t> Control(WorkItem item) {
-    std::promise<Result<uint64_t>> p;
-    auto f = p.get_future();
-    item.reply = [&p](Result<uint64_t> r) { p.set_value(std::move(r)); };
-    Enqueue(std::move(item));
-    return f.get();
-  }
-
-  Status NotInRestoreMode() const {
-    return Status::Busy(fmt::format("The stone '{}' is not in restore mode. To restore into it "
-                                    "restart it with 'startstone {} -R'",
-                                    opts_.stone_name, opts_.stone_name));
-  }
-  Status InRestoreMode() const {
-    return Status::Busy(fmt::format("The stone '{}' is in restore mode; it accepts no commits "
-                                    "until 'tranship admin {} commit-restore'",
-                                    opts_.stone_name, opts_.stone_name));
-  }
-
-  // ---- the log-writer thread ----
-
-  void WriterLoop() {
-    pthread_setname_np(pthread_self(), "tranship-log");
-    std::vector<WorkItem> items;
-    bool stop = false;
-    while (!stop) {
-      {
-        std::unique_lock<std::mutex> l(queue_mu_);
-        if (queue_.empty()) {
-          if (opts_.checkpoint_interval_s > 0) {
-            queue_cv_.wait_for(l, std::chrono::seconds(1), [&] { return !queue_.empty(); });
-          } else {
-            queue_cv_.wait(l, [&] { return !queue_.empty(); });
-          }
-        }
-        items.swap(queue_);
-      }
-      for (WorkItem& item : items) {
-        if (item.kind == WorkItem::Kind::kCommit) {
-          AddCommit(item);
-          continue;
-        }
-        (void)FlushBatch();
-        switch (item.kind) {
-          case WorkItem::Kind::kCheckpoint: item.reply(DoCheckpoint(/*wait=*/true)); break;
-          case WorkItem::Kind::kNewLog: item.reply(DoNewLog()); break;
-          case WorkItem::Kind::kSuspend: item.reply(DoSuspend()); break;
-          case WorkItem::Kind::kResume: item.reply(DoResume()); break;
-          case WorkItem::Kind::kCommitRestore: item.reply(DoCommitRestore(item.arg)); break;
-          case WorkItem::Kind::kEnterRestore: item.reply(DoEnterRestore(item)); break;
-          case WorkItem::Kind::kSnapshot: item.snapshot(SnapshotNow()); break;
-          case WorkItem::Kind::kStop: {
-            stop = true;
-            // A suspended primary stays exactly at its failover checkpoint (its standbys
-            // and a new primary descend from there): nothing to record at the stop.
-            auto r = SuspendedAndIdle() ? Result<uint64_t>(uint64_t{0}) : DoCheckpoint(/*wait=*/true);
-            if (writer_) {
-              Status c = writer_->Close();
-              if (!c.ok() && r.ok()) r = c;
-            }
-            item.reply(r.ok() ? Result<uint64_t>(uint64_t{0}) : Result<uint64_t>(r.status()));
-            break;
-          }
-          case WorkItem::Kind::kCommit: break;
-        }
-      }
-      items.clear();
-      (void)FlushBatch();
-      if (!stop && opts_.checkpoint_interval_s > 0 && !SuspendedAndIdle() &&
-          NowMicros() - last_checkpoint_us_ >= uint64_t{opts_.checkpoint_interval_s} * 1000000u) {
-        (void)DoCheckpoint(/*wait=*/false);
-      }
-    }
-    // Work queued after the stop request is refused, never left waiting.
-    std::lock_guard<std::mutex> l(queue_mu_);
-    for (WorkItem& item : queue_) {
-      Status st = Status::Aborted("the stone is shutting down");
-      if (item.done) item.done(st, 0);
-      if (item.reply) item.reply(st);
-    }
-    queue_.clear();
-  }
-
-  uint64_t CurrentVersion(const std::string& key) const {
-    auto o = overlay_.find(key);
-    if (o != overlay_.end()) return o->second;
-    auto it = state_.find(key);  // only this thread writes state_: no lock needed to read
-    return it == state_.end() ? 0 : it->second.version;
-  }
-
-  // Whether the state is exactly that of the last checkpoint of a suspended primary.
-  bool SuspendedAndIdle() const {
-    return suspended_ && writer_ && writer_->last_tid() == checkpoint_record_tid_ &&
-           !writer_->HasPending();
-  }
-
-  void AddCommit(WorkItem& item) {
-    if (restoring_) {
-      item.done(InRestoreMode(), 0);
-      return;
-    }
-    if (suspended_) {
-      item.done(Status::Busy(fmt::format(
-                    "Commits to the stone '{}' are suspended for failover; to accept commits "
-                    "again run 'tranship admin {} resume-commits'",
-                    opts_.stone_name, opts_.stone_name)),
-                0);
-      return;
-    }
-    for (const ReadCheck& r : item.txn.reads) {
-      if (CurrentVersion(r.key) != r.version) {
-        std::lock_guard<std::mutex> l(stats_mu_);
-        stats_.conflicts++;
-        item.done(Status::Conflict(fmt::format(
-                      "key '{}' was changed by another commit after this transaction read it; "
-                      "retry the transaction",
-                      r.key.size() > 64 ? r.key.substr(0, 64) + "..." : r.key)),
-                  0);
-        return;
-      }
-    }
-    payload_.clear();
-    EncodeCommitPayload(item.txn.writes, &payload_);
-    if (payload_.size() > tranlog::kMaxPayloadSize) {
-      item.done(Status::InvalidArgument(fmt::format(
-                    "transaction is {} bytes, more than the {} byte limit of one record",
-                    payload_.size(), tranlog::kMaxPayloadSize)),
-                0);
-      return;
-    }
-    uint64_t tid = writer_->Add(tranlog::RecordType::kCommit, 0, NowMicros(), AsBytes(payload_));
-    for (const WriteOp& w : item.txn.writes) {
-      overlay_[w.key] = w.kind == WriteOp::Kind::kPut ? tid : 0;
-    }
-    batch_.push_back(Pending{std::move(item.done), tid, std::move(item.txn.writes)});
-  }
-
-  // Writes and syncs the pending batch, then applies and acknowledges it.
-  Status FlushBatch() {
-    if (!writer_ || !writer_->HasPending()) return Status::OK();
-    Status s = writer_->Flush();
-    overlay_.clear();
-    if (!s.ok()) {
-      Status err = s.IsNoSpace()
-          ? Status::NoSpace(fmt::format("commit failed, nothing was written: {}. Free space "
-                                        "there; the stone keeps running", s.message()))
-          : Status::IOError(fmt::format("commit failed, nothing was written: {}", s.message()));
-      TS_LOG_ERROR("{}", err.message());
-      {
-        std::lock_guard<std::mutex> l(stats_mu_);
-        stats_.last_error = err.message();
-      }
-      for (Pending& p : batch_) p.done(err, 0);
-      batch_.clear();
-      return s;
-    }
-    {
-      std::unique_lock l(state_mu_);
-      for (Pending& p : batch_) {
-        for (WriteOp& w : p.writes) {
-          if (w.kind == WriteOp::Kind::kPut) {
-            auto it = state_.find(w.key);
-            if (it == state_.end()) {
-              state_.emplace(std::move(w.key), StateEntry{std::move(w.value), p.tid});
-            } else {
-              it->second.value = std::move(w.value);
-              it->second.version = p.tid;
-            }
-          } else {
-            state_.erase(w.key);
-          }
-        }
-      }
-      applied_tid_ = writer_->last_tid();
-    }
-    {
-      std::lock_guard<std::mutex> l(stats_mu_);
-      stats_.commits += batch_.size();
-      stats_.batches++;
-      stats_.tranlog_bytes = writer_->bytes_written();
-    }
-    PublishEnd();
-    for (Pending& p : batch_) p.done(Status::OK(), p.tid);
-    batch_.clear();
-    writer_->Preallocate();
-    if (writer_->NeedsRotation()) {
-      Status r = writer_->Rotate(NowMicros());
-      if (!r.ok()) TS_LOG_ERROR("cannot switch to a new tranlog: {}", r.ToString());
-      SyncAppliedTid();
-      PublishEnd();
-    }
-    return Status::OK();
-  }
-
-  // Records that change no keys (checkpoint, log switch) still advance the state's TID.
-  void SyncAppliedTid() {
-    std::unique_lock l(state_mu_);
-    applied_tid_ = writer_->last_tid();
-  }
-
-  void PublishEnd() {
-    PublishEnd(DurableEnd{writer_->lineage(), writer_->end(), writer_->last_tid(),
-                          writer_->chain(), writer_->last_timestamp_us()});
-  }
-  void PublishEnd(const DurableEnd& e) {
-    {
-      std::lock_guard<std::mutex> l(end_mu_);
-      if (e == end_) return;
-      end_ = e;
-    }
-    std::lock_guard<std::mutex> l(subs_mu_);
-    for (auto& [id, fn] : subs_) fn(e);
-  }
-
-  Result<uint64_t> DoNewLog() {
-    if (!writer_) {
-      return Status::Busy(fmt::format("The stone '{}' is in restore mode and writes no tranlogs "
-                                      "until 'tranship admin {} commit-restore'",
-                                      opts_.stone_name, opts_.stone_name));
-    }
-    Status s = writer_->Rotate(NowMicros());
-    SyncAppliedTid();
-    PublishEnd();
-    if (!s.ok()) return s;
-    TS_LOG_INFO("started tranlog {}", writer_->file_id());
-    return writer_->file_id();
-  }
-
-  // Runs between batches (the pending one was just flushed), so no commit is half
-  // applied and the durable end's TID is the state's.
-  Result<StateSnapshot> SnapshotNow() {
-    std::shared_lock l(state_mu_);
-    StateSnapshot s;
-    // In restore mode the restored position moves under the state lock held here.
-    s.at = restoring_ ? restore_.at.AsEnd() : durable_end();
-    if (s.at.tid != applied_tid_) {
-      return Status::Busy(fmt::format("the state (TID {}) and the tranlog end (TID {}) "
-                                      "disagree; retry", applied_tid_, s.at.tid));
-    }
-    s.commits_suspended = suspended_;
-    s.state = std::make_shared<const StateMap>(state_);
-    return s;
-  }
-
-  // Writes a checkpoint record (not in restore mode), copies the state and hands it to
-  // the checkpoint thread. With `wait`, returns the extent write's result. With
-  // `state_frozen` (commits suspended: nothing changes the state until resume-commits or
-  // restore mode, which first wait for the extent write), the thread reads the state in
-  // place instead of a copy, so that suspending a large stone takes no copy.
-  Result<uint64_t> DoCheckpoint(bool wait, uint8_t record_flags = 0, bool state_frozen = false) {
-    JoinCheckpointThread();
-    ExtentHeader h;
-    std::shared_ptr<StateMap> snapshot;
-    if (writer_) {
-      writer_->Add(tranlog::RecordType::kCheckpoint, record_flags, NowMicros(), Bytes());
-      Status s = writer_->Flush();
-      if (!s.ok()) {
-        TS_LOG_ERROR("checkpoint failed: {}", s.ToString());
-        return s;
-      }
-      SyncAppliedTid();
-      PublishEnd();
-      h.lineage = writer_->lineage();
-      h.tid = writer_->last_tid();
-      h.replay_from = writer_->end();
-      h.chain = writer_->chain();
-      h.last_commit_us = writer_->last_timestamp_us();
-      h.flags = suspended_ ? kExtentFlagCommitsSuspended : 0;
-      checkpoint_record_tid_ = h.tid;
-      // Writes happen on this thread only.
-      snapshot = state_frozen ? std::shared_ptr<StateMap>(&state_, [](StateMap*) {})
-                              : std::make_shared<StateMap>(state_);
-    } else {
-      // Restore mode: restore batches write the state from another thread; the state and
-      // the restored position are taken together under the lock.
-      std::shared_lock l(state_mu_);
-      const RestoredPosition& at = restore_.at;
-      h.lineage = at.lineage;
-      h.tid = at.tid;
-      h.replay_from = at.pos;
-      h.chain = at.chain;
-      h.last_commit_us = at.commit_time_us;
-      h.flags = kExtentFlagRestoring | (restore_.failover_tid ? kExtentFlagCommitsSuspended : 0);
-      snapshot = std::make_shared<StateMap>(state_);
-    }
-    last_checkpoint_us_ = NowMicros();
-    uint64_t tid = h.tid;
-    checkpoint_thread_ = std::thread([this, h, snapshot] {
-      pthread_setname_np(pthread_self(), "tranship-ckpt");
-      uint64_t t0 = MonotonicNanos();
-      Status s = WriteExtent(env_, opts_.extent_dir, h, *snapshot);
-      if (s.ok()) {
-        last_checkpoint_tid_ = h.tid;
-        TS_LOG_INFO("checkpoint at TID {}: {} keys written in {:.1f} ms", h.tid, snapshot->size(),
-                    (MonotonicNanos() - t0) / 1e6);
-      } else {
-        TS_LOG_ERROR("checkpoint at TID {} failed, the previous extent stays valid: {}", h.tid,
-                     s.ToString());
-        std::lock_guard<std::mutex> l(stats_mu_);
-        stats_.last_error = s.message();
-      }
-      checkpoint_status_ = s;
-    });
-    if (!wait) return tid;
-    JoinCheckpointThread();
-    if (!checkpoint_status_.ok()) return checkpoint_status_;
-    return tid;
-  }
-
-  void JoinCheckpointThread() {
-    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-  }
-
-  // ---- suspend / resume / commit-restore / enter restore mode (log-writer thread) ----
-
-  Result<uint64_t> DoSuspend() {
-    if (restoring_) return InRestoreMode();
-    if (suspended_) {
-      return Status::AlreadyExists(fmt::format(
-          "Commits to the stone '{}' are already suspended; to resume them run 'tranship admin "
-          "{} resume-commits'",
-          opts_.stone_name, opts_.stone_name));
-    }
-    uint64_t before = writer_->last_tid();
-    suspended_ = true;
-    // The failover checkpoint record alone makes the suspension durable (recovery
-    // replays it as suspended), so the answer need not wait for the extent, which is
-    // written in the background from the frozen state.
-    Result<uint64_t> r = DoCheckpoint(/*wait=*/false, tranlog::kFlagFailover, /*state_frozen=*/true);
-    if (writer_->last_tid() == before) suspended_ = false;  // the record was not written
-    if (r.ok()) TS_LOG_INFO("commits suspended for failover at TID {}", *r);
-    return r;
-  }
-
-  Result<uint64_t> DoResume() {
-    if (restoring_) return InRestoreMode();
-    JoinCheckpointThread();  // it may still read the frozen state
-    if (!suspended_) {
-      return Status::InvalidArgument(
-          fmt::format("Commits to the stone '{}' are not suspended", opts_.stone_name));
-    }
-    uint64_t tid = writer_->Add(tranlog::RecordType::kResumeCommits, 0, NowMicros(), Bytes());
-    TRANSHIP_RETURN_IF_ERROR(writer_->Flush());
-    suspended_ = false;
-    SyncAppliedTid();
-    PublishEnd();
-    TS_LOG_INFO("commits resumed at TID {}", tid);
-    return tid;
-  }
-
-  Result<uint64_t> DoCommitRestore(uint64_t file_id) {
-    std::lock_guard<std::mutex> rl(restore_mu_);
-    if (!restoring_) return NotInRestoreMode();
-    RestoredPosition at = restore_progress().at;
-    tranlog::WriterOptions wo{env_, opts_.tranlog_dirs, opts_.tranlog_prefix,
-                              opts_.tranlog_size_bytes};
-    Lineage lineage = Lineage::Random();
-    auto w = tranlog::Writer::CreateFile(wo, lineage, file_id, at.tid + 1, at.chain);
-    if (!w.ok()) return w.status();
-    tranlog::LineageStartPayload ls;
-    ls.lineage = lineage;
-    ls.parent = at.lineage;
-    ls.parent_end = at.pos;
-    ls.parent_tid = at.tid;
-    std::string payload = tranlog::EncodeLineageStart(ls);
-    (*w)->Add(tranlog::RecordType::kLineageStart, 0, NowMicros(), AsBytes(payload));
-    TRANSHIP_RETURN_IF_ERROR((*w)->Flush());
-    // Done: the durable lineage-start record is the commit-restore (recovery finds it
-    // after the restoring extent).
-    writer_ = std::move(*w);
-    restoring_ = false;
-    suspended_ = false;
-    {
-      std::unique_lock l(state_mu_);
-      restore_.failover_tid = 0;
-    }
-    // No checkpoint now, and the periodic one a whole interval from now: copying a large
-    // state would hold up the first commits after a failover. Until then recovery finds
-    // the restoring extent continued by this file and replays it as a primary.
-    last_checkpoint_us_ = NowMicros();
-    SyncAppliedTid();
-    PublishEnd();
-    writer_->Preallocate();
-    TS_LOG_INFO("commit-restore: left restore mode at {}; new lineage {} in tranlog {}",
-                at.ToString(), lineage.ToHex(), file_id);
-    return writer_->last_tid();
-  }
-
-  Result<uint64_t> DoEnterRestore(WorkItem& item) {
-    std::lock_guard<std::mutex> rl(restore_mu_);
-    JoinCheckpointThread();  // it may still read the frozen state of a suspended primary
-    if (writer_) {
-      Status c = writer_->Close();
-      if (!c.ok()) return c;
-      writer_.reset();
-    }
-    {
-      std::unique_lock l(state_mu_);
-      state_.swap(*item.state);
-      restore_ = RestoreProgress{};
-      restore_.at = item.pos;
-      applied_tid_ = item.pos.tid;
-    }
-    restoring_ = true;
-    suspended_ = false;
-    PublishEnd(item.pos.AsEnd());
-    TS_LOG_INFO("entered restore mode at {}", item.pos.ToString());
-    return DoCheckpoint(/*wait=*/true);
-  }
-
+  // Declared in the order they are built; the log writer's thread stops (Close) before
+  // any of them is destroyed.
   const EngineOptions opts_;
   Env* const env_;
   std::unique_ptr<FileLock> lock_;
-
-  mutable std::shared_mutex state_mu_;
-  StateMap state_;                 // GUARDED_BY(state_mu_); written by the writer thread, or
-                                   // in restore mode by ApplyRestored
-  uint64_t applied_tid_;           // GUARDED_BY(state_mu_)
-  std::atomic<bool> restoring_;    // restore mode: no writer_, no commits
-  RestoreProgress restore_;        // GUARDED_BY(state_mu_); meaningful in restore mode
-  std::mutex restore_mu_;          // one ApplyRestored / mode change at a time
-
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<WorkItem> queue_;
-
-  // Owned by the log-writer thread.
-  std::unique_ptr<tranlog::Writer> writer_;
-  std::vector<Pending> batch_;
-  std::unordered_map<std::string, uint64_t> overlay_;  // versions written by the batch
-  std::string payload_;
-  std::atomic<bool> suspended_;
-  std::atomic<uint64_t> last_checkpoint_us_{0};
-  std::atomic<uint64_t> last_checkpoint_tid_{0};    // of the last extent written
-  uint64_t checkpoint_record_tid_ = 0;              // of the last checkpoint record
-
-  mutable std::mutex end_mu_;
-  DurableEnd end_;
-
-  std::mutex subs_mu_;
-  std::map<uint64_t, DurableCallback> subs_;
-  uint64_t next_sub_id_ = 0;
-
-  mutable std::mutex stats_mu_;
-  EngineStats stats_;
-
-  std::thread thread_;
-  std::thread checkpoint_thread_;
-  Status checkpoint_status_;
+  StateStore store_;
+  DurableEndFeed feed_;
+  LogWriter log_;
+  Checkpointer ckpt_;
+  ModeChanges modes_;
 
   std::mutex close_mu_;
-  bool closed_ = false;
-  Status close_status_;
+  bool closed_ = false;      // GUARDED_BY(close_mu_)
+  Status close_status_;      // GUARDED_BY(close_mu_)
 };
 
 Status LockRepository(Env* env, const EngineOptions& o, std::unique_ptr<FileLock>* lock) {

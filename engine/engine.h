@@ -11,6 +11,9 @@
 // torn tail off the newest file.
 //
 // Thread-safety: every public method may be called from any thread.
+//
+// The parts behind this interface, and the order they take their locks in, are listed
+// in engine/engine.cc.
 
 #include <cstdint>
 #include <functional>
@@ -19,52 +22,20 @@
 #include <string>
 #include <vector>
 
-#include "base/env.h"
 #include "base/status.h"
+#include "engine/digest.h"
 #include "engine/extent.h"
-#include "engine/extent.h"
+#include "engine/options.h"
 #include "engine/restore_mode.h"
 #include "tranlog/commit.h"
 #include "tranlog/types.h"
 
 namespace tranship {
 
-struct EngineOptions {
-  std::string extent_dir;                  // holds extent0.dbf, the lock and the markers
-  std::vector<std::string> tranlog_dirs;   // used as a circular list: file N goes to
-                                           // tranlog_dirs[(N - 1) % size]
-  std::string tranlog_prefix = "tranlog";
-  uint64_t tranlog_size_bytes = 100ull << 20;  // rotate once a file reaches this size
-  uint32_t checkpoint_interval_s = 300;        // 0: only explicit and clean-stop checkpoints
-  bool restore_mode = false;                   // no writes accepted (startstone -R)
-  Env* env = nullptr;                          // nullptr: Env::Default()
-  std::string stone_name = "the stone";        // named in operator messages
-};
-
-struct Digest {
-  uint64_t tid = 0;        // the state's last applied TID
-  uint64_t keys = 0;
-  std::string sha256_hex;  // SHA-256 over the sorted (key, value) pairs
-};
-
-
 struct TranlogFileInfo {
   uint64_t file_id = 0;
   std::string path;
   uint64_t bytes = 0;
-};
-
-struct EngineStats {
-  uint64_t commits = 0;         // acknowledged commits since open
-  uint64_t conflicts = 0;
-  uint64_t batches = 0;         // group-commit batches (= fdatasyncs of tranlogs)
-  uint64_t tranlog_bytes = 0;   // bytes appended since open
-  uint64_t keys = 0;
-  uint64_t last_checkpoint_tid = 0;
-  uint64_t last_checkpoint_us = 0;
-  bool restore_mode = false;
-  bool commits_suspended = false;
-  std::string last_error;       // last commit/checkpoint failure, empty if none since
 };
 
 class Engine {
@@ -80,6 +51,9 @@ class Engine {
   // pid if another process has it). Recovery = load the extent + replay the tranlogs
   // after its position; without an extent, replay from tranlog 1 when all files from 1
   // are present. After an unclean stop the newest file's torn tail is cut.
+  // A repository that cannot be recovered (a gap, damage before the newest file's end)
+  // fails with reason kReasonCannotRecover and the fact alone: the caller that knows the
+  // operator's commands adds what to do (stone/stone.h).
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
 
   virtual ~Engine() = default;

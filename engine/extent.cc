@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/crc32c.h"
+#include "engine/saved_state.h"
 
 namespace tranship {
 namespace {
@@ -20,22 +21,13 @@ constexpr size_t kWriteChunk = 4 << 20;
 
 std::string EncodeHeader(const ExtentHeader& h) {
   std::string s;
-  s.append(kMagic, 8);                 // 0: magic
-  PutFixed32(&s, kVersion);            // 8: version
-  PutFixed32(&s, kHeaderSize);         // 12: header size
-  PutFixed64(&s, h.lineage.hi);        // 16: lineage
-  PutFixed64(&s, h.lineage.lo);        // 24
-  PutFixed64(&s, h.tid);               // 32: last applied TID
-  PutFixed64(&s, h.replay_from.file_id);  // 40: replay from file id
-  PutFixed64(&s, h.replay_from.offset);   // 48: ... and offset
-  PutFixed64(&s, h.chain);             // 56: chain of record `tid`
-  PutFixed64(&s, h.last_commit_us);    // 64: its timestamp
-  PutFixed64(&s, h.flags);             // 72: flags
-  PutFixed64(&s, h.keys);              // 80: number of entries
-  PutFixed64(&s, h.created_us);        // 88: when written
+  EncodeSavedStateHeader(&s, std::string_view(kMagic, 8), kVersion, kHeaderSize,
+                         SavedStateHeader{h.lineage, h.tid, h.replay_from, h.chain,
+                                          h.last_commit_us, h.flags, h.keys, h.created_us});
   PutFixed64(&s, 0);                   // 96: reserved
   return s;
 }
+static_assert(kHeaderSize == kSavedStateHeaderSize + 8);
 
 }  // namespace
 
@@ -58,9 +50,7 @@ Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
   };
   // Each entry: varint key length, key, varint value length, value, varint version.
   for (const auto& [key, e] : state) {
-    PutLengthPrefixed(&buf, key);
-    PutLengthPrefixed(&buf, e.value);
-    PutVarint64(&buf, e.version);
+    PutStateEntry(&buf, key, e);
     if (buf.size() >= kWriteChunk) {
       flush();
       if (!s.ok()) break;
@@ -87,16 +77,9 @@ namespace {
 
 // The fixed header fields (EncodeHeader); magic and version are checked by the caller.
 void DecodeHeader(const uint8_t* p, ExtentHeader* h) {
-  h->lineage.hi = DecodeFixed64(p + 16);
-  h->lineage.lo = DecodeFixed64(p + 24);
-  h->tid = DecodeFixed64(p + 32);
-  h->replay_from.file_id = DecodeFixed64(p + 40);
-  h->replay_from.offset = DecodeFixed64(p + 48);
-  h->chain = DecodeFixed64(p + 56);
-  h->last_commit_us = DecodeFixed64(p + 64);
-  h->flags = DecodeFixed64(p + 72);
-  h->keys = DecodeFixed64(p + 80);
-  h->created_us = DecodeFixed64(p + 88);
+  SavedStateHeader f = DecodeSavedStateHeader(p);
+  *h = ExtentHeader{f.lineage, f.tid, f.position, f.chain, f.last_commit_us, f.flags, f.keys,
+                    f.created_us};
 }
 
 }  // namespace

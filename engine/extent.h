@@ -4,6 +4,8 @@
 //
 // Written as a new file (extent0.dbf.tmp), fsynced, renamed over extent0.dbf, and the
 // directory fsynced, so a crash leaves either the old or the new extent, never a mix.
+// The header's first 96 bytes are the saved-state header it shares with full backups
+// (engine/saved_state.h).
 
 #include <cstdint>
 #include <map>

@@ -48,11 +48,9 @@ void NoteRecord(const tranlog::RecordRef& rec, Lineage* lineage, bool* commits_s
 
 namespace {
 
+// The fact only: Engine::Open's caller adds the remedy (reason kReasonCannotRecover).
 std::string CannotRecover(const std::string& why) {
-  return fmt::format("cannot recover: {}. To fix this run 'tranship tranlog verify' on the "
-                     "tranlog directory and restore the damaged file from a copy, or restore "
-                     "the stone from a backup",
-                     why);
+  return fmt::format("cannot recover: {}", why);
 }
 
 // The first file of a commit-restore that ended in restore mode at `eh`, if its
@@ -134,12 +132,14 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
   if (set->files.empty() || set->newest() < from.file_id) {
     return Status::NotFound(CannotRecover(fmt::format(
         "tranlog {} is missing{}", from.file_id,
-        from_extent ? " (the extent replays from it)" : " and there is no extent")));
+        from_extent ? " (the extent replays from it)" : " and there is no extent")))
+            .WithReason(kReasonCannotRecover);
   }
   for (uint64_t id = from.file_id; id <= set->newest(); id++) {
     if (!set->files.count(id)) {
       return Status::NotFound(CannotRecover(fmt::format(
-          "tranlog {} is missing from the sequence {}..{}", id, from.file_id, set->newest())));
+          "tranlog {} is missing from the sequence {}..{}", id, from.file_id, set->newest())))
+              .WithReason(kReasonCannotRecover);
     }
   }
 
@@ -162,12 +162,14 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
         TRANSHIP_RETURN_IF_ERROR(env->RemoveFile(path));
         break;
       }
-      return Status::Corruption(CannotRecover(r.status().message()));
+      return Status::Corruption(CannotRecover(r.status().message()))
+          .WithReason(kReasonCannotRecover);
     }
     tranlog::FileReader& reader = **r;
     const tranlog::FileHeader& h = reader.header();
     if (h.file_id != id) {
-      return Status::Corruption(CannotRecover(fmt::format("{} says it is tranlog {}", path, h.file_id)));
+      return Status::Corruption(CannotRecover(fmt::format("{} says it is tranlog {}", path, h.file_id)))
+          .WithReason(kReasonCannotRecover);
     }
     if (first_file && from_extent) {
       reader.SeekTo(from.offset, rs.tid + 1, chain);
@@ -175,7 +177,7 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
       if (h.first_tid != rs.tid + 1 || h.start_chain != chain) {
         return Status::Corruption(CannotRecover(fmt::format(
             "{} offset 0: does not continue tranlog {} (expected TID {}, found {})", path,
-            id - 1, rs.tid + 1, h.first_tid)));
+            id - 1, rs.tid + 1, h.first_tid))).WithReason(kReasonCannotRecover);
       }
     } else {
       rs.lineage = h.lineage;
@@ -187,12 +189,14 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
     while ((out = reader.Next(&rec)) == tranlog::FileReader::Outcome::kRecord) {
       if (ends_with_switch) {
         return Status::Corruption(CannotRecover(fmt::format(
-            "{} offset {}: a record follows the log switch", path, rec.pos.offset)));
+            "{} offset {}: a record follows the log switch", path, rec.pos.offset)))
+                .WithReason(kReasonCannotRecover);
       }
       Status s = ApplyRecord(rec, &rs.state);
       if (!s.ok()) {
         return Status::Corruption(CannotRecover(
-            fmt::format("{} offset {}: {}", path, rec.pos.offset, s.message())));
+            fmt::format("{} offset {}: {}", path, rec.pos.offset, s.message())))
+                .WithReason(kReasonCannotRecover);
       }
       NoteRecord(rec, &rs.lineage, &rs.commits_suspended);
       rs.tid = rec.header.tid;
@@ -210,7 +214,8 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
       if (id != newest || d.valid_data_after) {
         return Status::Corruption(CannotRecover(fmt::format(
             "{} offset {}: {}{}", path, d.offset, d.reason,
-            d.valid_data_after ? " (valid records follow it)" : "")));
+            d.valid_data_after ? " (valid records follow it)" : "")))
+                .WithReason(kReasonCannotRecover);
       }
       auto size = env->GetFileSize(path);
       if (size.ok()) rs.torn_bytes_cut = *size - d.offset;
@@ -220,7 +225,7 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
     if (id != newest && !ends_with_switch) {
       return Status::Corruption(CannotRecover(fmt::format(
           "{} ends at offset {} without a log switch, but tranlog {} follows", path,
-          reader.offset(), id + 1)));
+          reader.offset(), id + 1))).WithReason(kReasonCannotRecover);
     }
     if (ends_with_switch && id != newest && !o.restore_mode) {
       // A crash between a log switch and the trimming of the file's preallocated space.

@@ -24,9 +24,10 @@
 
 #include "base/env.h"
 #include "base/status.h"
-#include "engine/engine.h"
+#include "engine/options.h"
 #include "engine/extent.h"
 #include "engine/restore_mode.h"
+#include "tranlog/commit.h"
 #include "tranlog/reader.h"
 #include "tranlog/writer.h"
 

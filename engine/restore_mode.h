@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "base/status.h"
 #include "tranlog/types.h"
 
 namespace tranship {
@@ -34,5 +36,22 @@ struct RestoreProgress {
   uint64_t applied = 0;        // records applied since the stone started
   uint64_t skipped = 0;        // records at or before the position, skipped
 };
+
+}  // namespace tranship
+
+namespace tranship {
+
+// The refusals of a stone's mode, named for the operator with the stone's name. Those
+// with a reason state the fact alone: the stone (stone/stone.h, AddStoneHint) adds what
+// to do.
+inline constexpr char kReasonNotInRestoreMode[] = "not-in-restore-mode";
+inline constexpr char kReasonAlreadySuspended[] = "already-suspended";
+inline constexpr char kReasonNoTranlogsInRestoreMode[] = "no-tranlogs-in-restore-mode";
+Status InRestoreModeStatus(std::string_view stone);           // a commit in restore mode
+Status NotInRestoreModeStatus(std::string_view stone);        // a restore into a primary
+Status NoTranlogsInRestoreModeStatus(std::string_view stone); // start-new-log in restore mode
+Status CommitsSuspendedStatus(std::string_view stone);        // a commit while suspended
+Status AlreadySuspendedStatus(std::string_view stone);       // suspend-commits again
+Status NotSuspendedStatus(std::string_view stone);
 
 }  // namespace tranship

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/crc32c.h"
+#include "engine/saved_state.h"
 #include "tranlog/format.h"
 
 namespace tranship {
@@ -40,25 +41,16 @@ class Sha256 {
 
 std::string EncodeHeader(const BackupHeader& h) {
   std::string s;
-  s.append(kBackupMagic, 8);                        // 0: magic
-  PutFixed32(&s, kBackupVersion);                   // 8: format version
-  PutFixed32(&s, static_cast<uint32_t>(kBackupFixedHeaderSize + h.stone_name.size() + 4));
-                                                    // 12: header size, name and CRC included
-  PutFixed64(&s, h.lineage.hi);                     // 16: lineage
-  PutFixed64(&s, h.lineage.lo);                     // 24
-  PutFixed64(&s, h.tid);                            // 32: TID of the state
-  PutFixed64(&s, h.position.file_id);               // 40: tranlog position after `tid`
-  PutFixed64(&s, h.position.offset);                // 48
-  PutFixed64(&s, h.chain);                          // 56: chain of record `tid`
-  PutFixed64(&s, h.last_commit_us);                 // 64: its timestamp
-  PutFixed64(&s, h.flags);                          // 72: flags
-  PutFixed64(&s, h.keys);                           // 80: number of entries
-  PutFixed64(&s, h.created_us);                     // 88: when the backup was taken
+  EncodeSavedStateHeader(&s, std::string_view(kBackupMagic, 8), kBackupVersion,
+                         // header size, name and CRC included
+                         static_cast<uint32_t>(kBackupFixedHeaderSize + h.stone_name.size() + 4),
+                         h);
   PutFixed32(&s, static_cast<uint32_t>(h.stone_name.size()));  // 96: name length
   s += h.stone_name;                                // 100: the source stone's name
   PutFixed32(&s, crc32c::Value(s.data(), s.size()));  // CRC32C of the header before it
   return s;
 }
+static_assert(kBackupFixedHeaderSize == kSavedStateHeaderSize + 4);
 
 Status Damaged(const std::string& path, std::string_view why) {
   return Status::Corruption(fmt::format(
@@ -96,16 +88,7 @@ Status DecodeHeader(const std::string& path, const uint8_t* p, size_t avail, uin
   if (kBackupFixedHeaderSize + name_len + 4 != size) {
     return Damaged(path, "the stone name does not fit the header");
   }
-  h->lineage.hi = DecodeFixed64(p + 16);
-  h->lineage.lo = DecodeFixed64(p + 24);
-  h->tid = DecodeFixed64(p + 32);
-  h->position.file_id = DecodeFixed64(p + 40);
-  h->position.offset = DecodeFixed64(p + 48);
-  h->chain = DecodeFixed64(p + 56);
-  h->last_commit_us = DecodeFixed64(p + 64);
-  h->flags = DecodeFixed64(p + 72);
-  h->keys = DecodeFixed64(p + 80);
-  h->created_us = DecodeFixed64(p + 88);
+  static_cast<SavedStateHeader&>(*h) = DecodeSavedStateHeader(p);
   h->stone_name.assign(reinterpret_cast<const char*>(p + kBackupFixedHeaderSize), name_len);
   *header_size = size;
   return Status::OK();
@@ -197,9 +180,7 @@ Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& he
     if (s.ok() && progress) progress(pr);
   };
   for (const auto& [key, e] : state) {
-    PutLengthPrefixed(&buf, key);
-    PutLengthPrefixed(&buf, e.value);
-    PutVarint64(&buf, e.version);
+    PutStateEntry(&buf, key, e);
     pr.keys_done++;
     if (buf.size() >= kChunk) {
       flush();

@@ -6,6 +6,8 @@
 // full disk leaves no file named FILE that is not a whole backup. The reader checks
 // everything (header CRC, every entry, key order, counts, the SHA-256) before it hands
 // back a state, so a damaged backup is never half restored.
+// The header's first 96 bytes are the saved-state header it shares with the extent
+// (engine/saved_state.h).
 
 #include <cstdint>
 #include <functional>
@@ -14,6 +16,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "engine/extent.h"
+#include "engine/saved_state.h"
 #include "tranlog/types.h"
 
 namespace tranship {
@@ -28,16 +31,10 @@ static_assert(kBackupFixedHeaderSize == 8 + 4 + 4 + 16 + 8 * 8 + 4);
 
 inline constexpr uint64_t kBackupFlagCommitsSuspended = 1;
 
-struct BackupHeader {
-  Lineage lineage;
-  uint64_t tid = 0;            // last record applied to the saved state
-  Position position;           // the record after `tid`: where restore continues
-  uint64_t chain = 0;          // chain value of record `tid`
-  uint64_t last_commit_us = 0; // timestamp of record `tid`
-  uint64_t flags = 0;          // kBackupFlag*
-  uint64_t keys = 0;
-  uint64_t created_us = 0;
-  std::string stone_name;      // the stone the backup was taken from
+// The saved-state fields (position: the record after `tid`, where restore continues;
+// flags: kBackupFlag*), then the stone the backup was taken from.
+struct BackupHeader : SavedStateHeader {
+  std::string stone_name;
 };
 
 // Reported while a backup is written or read. `keys_total` is known from the start;

@@ -66,7 +66,7 @@ Result<std::string> RunAdminVerb(Stone* stone, const AdminContext& ctx, std::str
   if (verb == "start-new-log") {
     TRANSHIP_RETURN_IF_ERROR(NoArgs(verb, args));
     Result<uint64_t> file = stone->engine()->StartNewLog();
-    if (!file.ok()) return file.status();
+    if (!file.ok()) return AddStoneHint(file.status(), stone->engine()->options().stone_name);
     return fmt::format("started tranlog {}", *file);
   }
   if (verb == "file-size-report") {

@@ -115,7 +115,7 @@ Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::s
     auto p = Parse(verb, args, {}, "suspend-commits");
     if (!p.ok()) return p.status();
     Result<uint64_t> tid = stone->engine()->SuspendCommits();
-    if (!tid.ok()) return tid.status();
+    if (!tid.ok()) return AddStoneHint(tid.status(), stone->engine()->options().stone_name);
     return fmt::format(
         "Commits to the stone '{}' are suspended: failover checkpoint at TID {}. They stay "
         "suspended across restarts until 'tranship admin {} resume-commits'.",
@@ -125,7 +125,7 @@ Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::s
     auto p = Parse(verb, args, {}, "resume-commits");
     if (!p.ok()) return p.status();
     Result<uint64_t> tid = stone->engine()->ResumeCommits();
-    if (!tid.ok()) return tid.status();
+    if (!tid.ok()) return AddStoneHint(tid.status(), stone->engine()->options().stone_name);
     return fmt::format("Commits to the stone '{}' resumed at TID {}.", ctx.stone_name, *tid);
   }
   return Status::InvalidArgument(fmt::format("unknown restore verb '{}'", verb));

@@ -1,5 +1,7 @@
 #include "stone/stone.h"
 
+#include <fmt/format.h>
+
 namespace tranship {
 
 Stone::Stone(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {
@@ -8,9 +10,31 @@ Stone::Stone(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {
   restore_ = std::make_unique<RestoreControl>(this, o.env ? o.env : Env::Default());
 }
 
+Status AddStoneHint(Status s, std::string_view stone) {
+  std::string_view reason = s.reason();
+  if (reason == std::string_view(kReasonCannotRecover)) {
+    return std::move(s).WithHint(
+        "To fix this run 'tranship tranlog verify' on the tranlog directory and restore the "
+        "damaged file from a copy, or restore the stone from a backup");
+  }
+  if (reason == std::string_view(kReasonNotInRestoreMode)) {
+    return std::move(s).WithHint(
+        fmt::format("To restore into it restart it with 'startstone {} -R'", stone));
+  }
+  if (reason == std::string_view(kReasonNoTranlogsInRestoreMode)) {
+    return std::move(s).WithHint(fmt::format("until 'tranship admin {} commit-restore'", stone),
+                                 " ");
+  }
+  if (reason == std::string_view(kReasonAlreadySuspended)) {
+    return std::move(s).WithHint(
+        fmt::format("to resume them run 'tranship admin {} resume-commits'", stone), "; ");
+  }
+  return s;
+}
+
 Result<std::unique_ptr<Stone>> Stone::Open(const EngineOptions& options) {
   Result<std::unique_ptr<Engine>> engine = Engine::Open(options);
-  if (!engine.ok()) return engine.status();
+  if (!engine.ok()) return AddStoneHint(engine.status(), options.stone_name);
   std::unique_ptr<Stone> stone(new Stone(std::move(*engine)));
   if (stone->engine_->in_restore_mode()) stone->restore_->ResumeAfterOpen();
   return stone;

@@ -23,6 +23,11 @@
 
 namespace tranship {
 
+// The engine states facts; this adds the operator's remedy to those that name their
+// situation (engine/options.h, engine/restore_mode.h: the kReason* words), so that the
+// message reads "fact. To fix this ..." as the operator expects. Others pass unchanged.
+Status AddStoneHint(Status s, std::string_view stone);
+
 class Stone final : public RestoreTarget {
  public:
   static Result<std::unique_ptr<Stone>> Open(const EngineOptions& options);
@@ -43,11 +48,13 @@ class Stone final : public RestoreTarget {
   RestoreProgress restore_progress() const override { return engine_->restore_progress(); }
   Status ApplyRestored(
       const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) override {
-    return engine_->ApplyRestored(fn);
+    return AddStoneHint(engine_->ApplyRestored(fn), repository_.stone_name);
   }
   uint64_t newest_tranlog_id() const override { return engine_->newest_tranlog_id(); }
   Result<DurableEnd> CommitRestore(uint64_t file_id) override {
-    return engine_->CommitRestore(file_id);
+    Result<DurableEnd> end = engine_->CommitRestore(file_id);
+    if (!end.ok()) return AddStoneHint(end.status(), repository_.stone_name);
+    return end;
   }
   Result<StateSnapshot> SnapshotState() override { return engine_->SnapshotState(); }
 

@@ -359,6 +359,9 @@ TEST_CASE("MissingTranlogStopsRecovery") {
   auto e = Engine::Open(r.Options());
   REQUIRE_FALSE(e.ok());
   CHECK(e.status().message().find("tranlog 2 is missing") != std::string::npos);
+  // The engine states the fact; the stone (stone/stone.h) adds what to do.
+  CHECK(e.status().reason() == std::string_view(kReasonCannotRecover));
+  CHECK(e.status().hint().empty());
 }
 
 TEST_CASE("DiskFullFailsTheCommitAndTheStoneKeepsRunning") {

@@ -451,6 +451,60 @@ TEST_CASE("NotRunningSaysWhatToDo") {
         "The stone 'quux' is not running. To fix this run 'startstone quux'.");
 }
 
+TEST_CASE("AnUnrecoverableRepositorySaysWhatToDo") {
+  test::TempDir dir;
+  EngineOptions o;
+  o.extent_dir = dir / "extent";
+  o.tranlog_dirs = {dir / "tranlog"};
+  o.checkpoint_interval_s = 0;
+  REQUIRE(Engine::Create(o).ok());
+  {
+    auto s = Stone::Open(o);
+    REQUIRE(s.ok());
+    REQUIRE((*s)->engine()->StartNewLog().ok());
+    REQUIRE((*s)->engine()->StartNewLog().ok());
+    REQUIRE((*s)->Close().ok());
+  }
+  std::filesystem::remove(dir / "extent/extent0.dbf");
+  std::filesystem::remove(dir / "tranlog/tranlog2.dbf");
+  auto s = Stone::Open(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().message() ==
+        "cannot recover: tranlog 2 is missing from the sequence 1..3. "
+        "To fix this run 'tranship tranlog verify' on the tranlog directory and restore the "
+        "damaged file from a copy, or restore the stone from a backup");
+}
+
+TEST_CASE("MoveRefusalsSayWhatToDo") {
+  StoneFixture stone;
+  // The engine names the stone by its options (the fixture leaves the default name).
+  const std::string name = stone.engine()->options().stone_name;
+  auto restored = stone.stone()->ApplyRestored([](StateMap*, RestoreProgress*) {});
+  REQUIRE_FALSE(restored.ok());
+  CHECK(restored.code() == Status::Code::kBusy);
+  CHECK(restored.message() == "The stone '" + name + "' is not in restore mode. To restore "
+                              "into it restart it with 'startstone " + name + " -R'");
+  CHECK(restored.fact() == "The stone '" + name + "' is not in restore mode");
+
+  auto c = stone.Connect();
+  REQUIRE(c->Admin("suspend-commits").ok());
+  auto again = c->Admin("suspend-commits");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.status().message() ==
+        "Commits to the stone '" + name + "' are already suspended; to resume them run "
+        "'tranship admin " + name + " resume-commits'");
+  REQUIRE(c->Admin("resume-commits").ok());
+
+  REQUIRE(stone.engine()
+              ->EnterRestoreMode(StateMap(),
+                                 RestoredPosition::From(stone.engine()->durable_end()))
+              .ok());
+  auto log = c->Admin("start-new-log");
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().message() == "The stone '" + name + "' is in restore mode and writes no "
+                                  "tranlogs until 'tranship admin " + name + " commit-restore'");
+}
+
 TEST_CASE("SigtermStopsTheServer") {
   StoneFixture stone(/*stale_socket=*/false, /*handle_signals=*/true);
   auto c = stone.Connect();
