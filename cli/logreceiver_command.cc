@@ -32,13 +32,19 @@
 #include "cli/commands.h"
 #include "cli/daemon.h"
 #include "base/json.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 #include "logreceiver/receiver.h"
 #include "logreceiver/standby_link.h"
 #include "wire/tls.h"
 #include "wire/transport.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::WritePidFile;
+using daemon::ReadPidFile;
+using daemon::ReadPidFiles;
+using daemon::CurrentUser;
 namespace {
 
 using logreceiver::LogReceiver;
@@ -131,21 +137,17 @@ Status CheckArchiveDir(const std::string& dir) {
 }
 
 std::string RunPath(const Home& home, const std::string& base, std::string_view ext) {
-  return JoinPath(home.RunDir(), fmt::format("{}.{}", base, ext));
+  return daemon::RunFilePath(home.RunDir(), base, ext);
 }
 
 // Takes the lock that makes this the only receiver for its port and stone.
 Result<std::unique_ptr<FileLock>> LockReceiver(const Home& home, const ReceiverConfig& c) {
-  Result<std::unique_ptr<FileLock>> lock =
-      AcquireLock(Env::Default(), RunPath(home, c.base, "lock"));
-  if (lock.ok()) return lock;
-  if (lock.status().code() != Status::Code::kBusy) return lock.status();
-  Result<ProcessDescription> d = ReadPidFile(RunPath(home, c.base, "pid"));
-  if (d.ok() && !ProcessAlive(d->pid)) return lock.status();  // died, never let go
-  return Status::Busy(fmt::format(
-      "A logreceiver for the stone '{}' on port {} is already running{}. To stop it run "
-      "'stoplogreceiver -P {} -s {}'.", c.stone, c.port,
-      d.ok() ? fmt::format(" (pid {})", d->pid) : "", c.port, c.stone));
+  return daemon::LockRunFiles(home.RunDir(), c.base, [&](std::optional<pid_t> pid) {
+    return Status::Busy(fmt::format(
+        "A logreceiver for the stone '{}' on port {} is already running{}. To stop it run "
+        "'stoplogreceiver -P {} -s {}'.", c.stone, c.port,
+        pid ? fmt::format(" (pid {})", *pid) : "", c.port, c.stone));
+  });
 }
 
 void WriteStatusFile(const std::string& path, const ReceiverConfig& c,
@@ -280,16 +282,8 @@ Status Serve(const Home& home, const ReceiverConfig& c, ReadinessNotifier* notif
     static_cast<Handles*>(t->data)->on_tick();
   }, 1000, 1000);
 
-  ProcessDescription d;
-  d.pid = getpid();
-  d.type = "logreceiver";
-  d.name = c.stone;
-  d.version = TRANSHIP_VERSION;
-  d.owner = CurrentUser();
-  d.started_us = NowMicros();
-  d.port = std::to_string(c.port);
-  Status pw = WritePidFile(pid_path, d);
-  if (!pw.ok()) TS_LOG_WARN("cannot write {}: {}", pid_path, pw.ToString());
+  daemon::WritePidFileOrWarn(pid_path,
+                             daemon::ThisProcess("logreceiver", c.stone, std::to_string(c.port)));
   WriteStatusFile(status_path, c, receiver);
   notifier->Ready(fmt::format("The logreceiver for stone '{}' receives from {}:{} into {}",
                               c.stone, c.master, c.port, c.archive_dir));
@@ -297,9 +291,7 @@ Status Serve(const Home& home, const ReceiverConfig& c, ReadinessNotifier* notif
   uv_run(&loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close(&loop);
   if (rc != 0) TS_LOG_ERROR("logreceiver: a libuv handle was left open at exit");
-  Result<ProcessDescription> mine = ReadPidFile(pid_path);
-  if (mine.ok() && mine->pid == getpid()) (void)Env::Default()->RemoveFile(pid_path);
-  (void)Env::Default()->RemoveFile(status_path);
+  daemon::RemoveRunFiles(pid_path, {status_path});
   TS_LOG_INFO("logreceiver for stone '{}' stopped; archive ends at {}", c.stone,
               receiver.archive().durable_end().pos.ToString());
   return Status::OK();

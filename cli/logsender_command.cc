@@ -21,6 +21,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -32,12 +33,17 @@
 #include "cli/commands.h"
 #include "cli/daemon.h"
 #include "base/json.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 #include "logsender/logsender.h"
 #include "wire/tls.h"
 #include "wire/transport.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::WritePidFile;
+using daemon::ReadPidFile;
+using daemon::CurrentUser;
 namespace {
 
 using logsender::LogSender;
@@ -160,19 +166,16 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
 }
 
 std::string RunPath(const Home& home, const std::string& base, std::string_view ext) {
-  return JoinPath(home.RunDir(), fmt::format("{}.{}", base, ext));
+  return daemon::RunFilePath(home.RunDir(), base, ext);
 }
 
 // Takes the lock that makes this the only logsender on its port.
 Result<std::unique_ptr<FileLock>> LockSender(const Home& home, const SenderConfig& c) {
-  Result<std::unique_ptr<FileLock>> lock =
-      AcquireLock(Env::Default(), RunPath(home, c.base, "lock"));
-  if (lock.ok() || lock.status().code() != Status::Code::kBusy) return lock;
-  Result<ProcessDescription> d = ReadPidFile(RunPath(home, c.base, "pid"));
-  if (d.ok() && !ProcessAlive(d->pid)) return lock.status();  // died, never let go
-  return Status::Busy(fmt::format(
-      "A logsender already runs on port {}{}. To stop it run 'stoplogsender -P {}'.", c.port,
-      d.ok() ? fmt::format(" (pid {})", d->pid) : "", c.port));
+  return daemon::LockRunFiles(home.RunDir(), c.base, [&](std::optional<pid_t> pid) {
+    return Status::Busy(fmt::format(
+        "A logsender already runs on port {}{}. To stop it run 'stoplogsender -P {}'.", c.port,
+        pid ? fmt::format(" (pid {})", *pid) : "", c.port));
+  });
 }
 
 void PutEnd(JsonWriter* j, const DurableEnd& e) {
@@ -346,16 +349,8 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
   uv_signal_start(&h.sigterm, signal_cb, SIGTERM);
   uv_signal_start(&h.sigint, signal_cb, SIGINT);
 
-  ProcessDescription d;
-  d.pid = getpid();
-  d.type = "logsender";
-  d.name = c.stone;
-  d.version = TRANSHIP_VERSION;
-  d.owner = CurrentUser();
-  d.started_us = NowMicros();
-  d.port = std::to_string(c.port);
-  Status pw = WritePidFile(pid_path, d);
-  if (!pw.ok()) TS_LOG_WARN("cannot write {}: {}", pid_path, pw.ToString());
+  daemon::WritePidFileOrWarn(pid_path,
+                             daemon::ThisProcess("logsender", c.stone, std::to_string(c.port)));
   serving = true;
   WriteStatusFile(status_path, c, sender.Snapshot());
   TS_LOG_INFO("logsender for the stone '{}' listening on {}:{}{}", c.stone, c.listen, c.port,
@@ -367,9 +362,7 @@ Status Serve(const Home& home, const SenderConfig& c, ReadinessNotifier* notifie
   serving = false;
   int rc = uv_loop_close(&loop);
   if (rc != 0) TS_LOG_ERROR("logsender: a libuv handle was left open at exit");
-  Result<ProcessDescription> mine = ReadPidFile(pid_path);
-  if (mine.ok() && mine->pid == getpid()) (void)Env::Default()->RemoveFile(pid_path);
-  (void)Env::Default()->RemoveFile(status_path);
+  daemon::RemoveRunFiles(pid_path, {status_path});
   TS_LOG_INFO("logsender for the stone '{}' on port {} stopped", c.stone, c.port);
   return Status::OK();
 }

@@ -15,12 +15,17 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 #include "engine/engine.h"
 #include "stone/server.h"
 #include "stone/stone.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::WritePidFile;
+using daemon::ReadPidFile;
+using daemon::CurrentUser;
 namespace {
 
 Status Serve(const Home& home, const std::string& name, bool restore_mode,
@@ -61,19 +66,11 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
   server_options.extent_dir = options.extent_dir;
   StoneServer server(stone->get(), server_options);
   Status run = server.Run([&] {
-    ProcessDescription d;
-    d.pid = getpid();
-    d.type = "stone";
-    d.name = name;
-    d.version = TRANSHIP_VERSION;
-    d.owner = CurrentUser();
-    d.started_us = NowMicros();
-    d.port = socket;
+    ProcessDescription d = daemon::ThisProcess("stone", name, socket);
     // Restore mode comes from -R or from the extent (restore mode lasts until
     // commit-restore): a restart of this stone must keep it.
     if (engine->in_restore_mode()) d.mode = "restore";
-    Status s = WritePidFile(pidfile, d);
-    if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", pidfile, s.ToString());
+    daemon::WritePidFileOrWarn(pidfile, d);
     listening = true;
     notifier->Ready("The stone is accepting logins on " + socket);
   });
@@ -89,9 +86,7 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
   }
   Status closed = (*stone)->Close();
   // Remove the pid file only if it is still ours.
-  Result<ProcessDescription> d = ReadPidFile(pidfile);
-  if (d.ok() && d->pid == getpid()) (void)Env::Default()->RemoveFile(pidfile);
-  (void)Env::Default()->RemoveFile(socket);
+  daemon::RemoveRunFiles(pidfile, {socket});
   if (!closed.ok()) {
     TS_LOG_ERROR("stone '{}' stopped uncleanly: {}", name, closed.ToString());
     return closed;

@@ -23,7 +23,7 @@ namespace {
 // A harness whose destructor also kills the shipping daemons it started.
 struct SenderHarness : CliHarness {
   ~SenderHarness() {
-    for (const cli::ProcessDescription& d : cli::ReadPidFiles(Path("run"))) {
+    for (const daemon::ProcessDescription& d : daemon::ReadPidFiles(Path("run"))) {
       if (d.type == "stone" || !ProcessAlive(d.pid)) continue;
       kill(d.pid, SIGKILL);
       WaitFor([&] { return ProcessGone(d.pid); });
@@ -80,8 +80,8 @@ TEST_CASE("LogsenderLifecycle") {
   CHECK(OneLine(started.out));
   CHECK(started.out.find("logsender for the stone 'prod' started (pid ") == 0);
 
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
   CHECK(d->type == "logsender");
   CHECK(d->name == "prod");
@@ -168,8 +168,8 @@ TEST_CASE("LogsenderErrorsAreOneLine") {
   h.CreateAndStart("prod");
   int port = FreePort();
   Ok(h.StartSender(port));
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
 
   SUBCASE("a second logsender on the same port") {
@@ -220,7 +220,7 @@ TEST_CASE("LogsenderErrorsAreOneLine") {
         "not-a-host.invalid");
   }
   // Nothing of a failed start is left behind.
-  CHECK(cli::ReadPidFiles(h.Path("run")).size() == 2);
+  CHECK(daemon::ReadPidFiles(h.Path("run")).size() == 2);
 }
 
 TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
@@ -228,8 +228,8 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   h.CreateAndStart("prod");
   int port = FreePort();
   Ok(h.StartSender(port, {"-v"}));
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
   REQUIRE(h.LogHas(port, "following the stone 'prod'"));
   Ok(h.Run({"put", "prod", "a", "1"}));
@@ -282,8 +282,8 @@ TEST_CASE("LogsenderInTheForegroundStopsOnSigterm") {
     return ReadAll(out).find("The logsender for the stone 'prod' listens on 127.0.0.1:" +
                              std::to_string(port)) != std::string::npos;
   }));
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
   CHECK(d->pid == pid);
   kill(pid, SIGTERM);
