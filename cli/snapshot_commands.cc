@@ -28,7 +28,7 @@
 #include "cli/commands.h"
 #include "cli/daemon.h"
 #include "cli/fs_util.h"
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "daemon/run_files.h"
 #include "cli/stone_state.h"
 #include "engine/engine.h"

@@ -27,7 +27,7 @@
 #include "base/env.h"
 #include "cli/commands.h"
 #include "base/json.h"
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "daemon/run_files.h"
 #include "cli/stone_state.h"
 

@@ -12,7 +12,7 @@
 #include <filesystem>
 
 #include "base/env.h"
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test/cli/cli_harness.h"
 #include "test/dying_holder.h"
 #include "test/free_port.h"
@@ -51,8 +51,8 @@ struct SenderHarness : CliHarness {
       return n >= times;
     });
   }
-  Result<cli::JsonValue> SenderStatus(int port) {
-    return cli::ParseJson(ReadAll(Path("run/logsender-" + std::to_string(port) + ".status")));
+  Result<tranship::JsonValue> SenderStatus(int port) {
+    return tranship::ParseJson(ReadAll(Path("run/logsender-" + std::to_string(port) + ".status")));
   }
 };
 
@@ -93,7 +93,7 @@ TEST_CASE("LogsenderLifecycle") {
   // The status file says it follows the stone, and `tranship status` shows the row and
   // its details.
   REQUIRE(WaitFor([&] {
-    Result<cli::JsonValue> s = h.SenderStatus(port);
+    Result<tranship::JsonValue> s = h.SenderStatus(port);
     return s.ok() && s->Bool("stone_connected");
   }));
   RunResult status = h.Run({"status"});
@@ -107,13 +107,13 @@ TEST_CASE("LogsenderLifecycle") {
   CHECK(status.out.find("no logreceivers connected") != std::string::npos);
   RunResult json = h.Run({"status", "--json"});
   Ok(json);
-  Result<cli::JsonValue> rows = cli::ParseJson(json.out);
+  Result<tranship::JsonValue> rows = tranship::ParseJson(json.out);
   REQUIRE(rows.ok());
   bool found = false;
-  for (const cli::JsonValue& r : rows->items) {
+  for (const tranship::JsonValue& r : rows->items) {
     if (r.Str("type") != "logsender") continue;
     found = true;
-    const cli::JsonValue* detail = r.Get("detail");
+    const tranship::JsonValue* detail = r.Get("detail");
     REQUIRE(detail != nullptr);
     CHECK(detail->Str("stone") == "prod");
     CHECK(detail->Get("receivers")->items.empty());
@@ -137,9 +137,9 @@ TEST_CASE("LogsenderLifecycle") {
                         "it every second; it may be hung (pid " + std::to_string(d->pid) + "))") !=
         std::string::npos);
   Ok(frozen_json);
-  Result<cli::JsonValue> frozen_rows = cli::ParseJson(frozen_json.out);
+  Result<tranship::JsonValue> frozen_rows = tranship::ParseJson(frozen_json.out);
   REQUIRE(frozen_rows.ok());
-  for (const cli::JsonValue& r : frozen_rows->items) {
+  for (const tranship::JsonValue& r : frozen_rows->items) {
     if (r.Str("type") == "logsender") CHECK(r.Num("detail_age_seconds").value_or(0) >= 90);
   }
   // Running again, it rewrites the file within a second or so.
@@ -237,7 +237,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   Ok(h.RunAlias("stopstone", {"prod"}));
   CHECK(h.LogHas(port, "lost the stone 'prod'"));
   REQUIRE(WaitFor([&] {
-    Result<cli::JsonValue> s = h.SenderStatus(port);
+    Result<tranship::JsonValue> s = h.SenderStatus(port);
     return s.ok() && !s->Bool("stone_connected");
   }));
   CHECK(ProcessAlive(d->pid));
@@ -245,7 +245,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   CHECK(status.out.find("the stone is not reachable: shipping what is durable on disk") !=
         std::string::npos);
   // The end on disk (the clean stop's checkpoint included) is what the sender knows.
-  Result<cli::JsonValue> s = h.SenderStatus(port);
+  Result<tranship::JsonValue> s = h.SenderStatus(port);
   REQUIRE(s.ok());
   uint64_t tid_while_down = s->Get("primary_end")->Uint("tid");
   CHECK(tid_while_down >= 2);
@@ -254,7 +254,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   CHECK(h.LogHas(port, "following the stone 'prod'", 2));
   Ok(h.Run({"put", "prod", "b", "2"}));
   REQUIRE(WaitFor([&] {
-    Result<cli::JsonValue> st = h.SenderStatus(port);
+    Result<tranship::JsonValue> st = h.SenderStatus(port);
     return st.ok() && st->Bool("stone_connected") &&
            st->Get("primary_end")->Uint("tid") > tid_while_down;
   }));

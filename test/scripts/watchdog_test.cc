@@ -10,7 +10,7 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test/scripts/script_harness.h"
 
 namespace tranship::test {
@@ -76,7 +76,7 @@ TEST_CASE("watchdog: a stone killed with kill -9 is started again, a running one
 
 // The archive end TID in a logreceiver's status file, or 0.
 uint64_t ArchiveTid(const Host& h, const std::string& status_file) {
-  Result<cli::JsonValue> v = cli::ParseJson(ReadAll(h.Path("run/" + status_file)));
+  Result<tranship::JsonValue> v = tranship::ParseJson(ReadAll(h.Path("run/" + status_file)));
   if (!v.ok() || v->Get("archive_end") == nullptr) return 0;
   return v->Get("archive_end")->Uint("tid");
 }
