@@ -38,6 +38,26 @@ std::vector<std::string> DaemonServeArgs(const std::string& group, const Args& a
   return out;
 }
 
+Status ParseTlsFlags(const Args& args, wire::TlsOptions* tls,
+                     const std::function<Status(std::string_view)>& usage) {
+  tls->enabled = args.Has("-S");
+  bool any_tls =
+      args.Has("-J") || args.Has("-C") || args.Has("-K") || args.Has("-Q") || args.Has("-V");
+  if (any_tls && !tls->enabled) return usage("-J, -C, -K, -Q and -V need -S (TLS)");
+  if (tls->enabled) {
+    tls->ca_file = args.Value("-J");
+    tls->cert_file = args.Value("-C");
+    tls->key_file = args.Value("-K");
+    tls->no_verify = args.Has("-V");
+    if (args.Has("-Q")) {
+      Result<std::string> pass = wire::ResolvePassphrase(args.Value("-Q"));
+      if (!pass.ok()) return pass.status();
+      tls->key_passphrase = std::move(*pass);
+    }
+  }
+  return Status::OK();
+}
+
 Status RunDaemonServe(const Args& args, const std::string& group, const std::string& start_cmd,
                       const std::function<Status(ReadinessNotifier*)>& serve) {
   signal(SIGPIPE, SIG_IGN);

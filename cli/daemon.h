@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <functional>
@@ -15,6 +16,7 @@
 #include "daemon/launch.h"
 #include "cli/args.h"
 #include "cli/home.h"
+#include "wire/tls.h"
 
 namespace tranship::cli {
 
@@ -31,6 +33,12 @@ using daemon::StopDaemonProcess;
 // -Q @FILE and -Q env:VAR pass through unchanged.
 std::vector<std::string> DaemonServeArgs(const std::string& group, const Args& args,
                                          DaemonLaunch* launch);
+
+// The TLS flags of startlogsender and startlogreceiver: -S (use TLS) -J CA -C CERT -K KEY
+// -Q PASSPHRASE (resolved: @FILE, env:VAR or literal) -V (do not verify the peer). The
+// others without -S are refused through `usage`, which adds the command's usage line.
+Status ParseTlsFlags(const Args& args, wire::TlsOptions* tls,
+                     const std::function<Status(std::string_view)>& usage);
 
 // The body of `GROUP serve`: requires --notify-fd (from StartDaemon) or --foreground,
 // runs `serve` with the readiness notifier, and reports a failure before readiness to

@@ -47,7 +47,6 @@ namespace {
 
 using logreceiver::ReceiverConfig;
 
-
 constexpr std::string_view kUsage =
     "startlogreceiver -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [-S -J CA -C CERT "
     "-K KEY -Q PASSPHRASE -V] [-l LOG] [-v|-q] [--foreground] [--timeout S] [--prefix P] "
@@ -90,24 +89,9 @@ Result<ReceiverConfig> ParseConfig(const Home& home, const Args& args) {
   c.base = fmt::format("logreceiver-{}-{}", c.port, c.stone);
   c.log_path = args.Value("-l", home.LogPath(c.base));
 
-  c.tls.enabled = args.Has("-S");
-  bool any_tls = args.Has("-J") || args.Has("-C") || args.Has("-K") || args.Has("-Q") ||
-                 args.Has("-V");
-  if (any_tls && !c.tls.enabled) return Usage("-J, -C, -K, -Q and -V need -S (TLS)");
-  if (c.tls.enabled) {
-    c.tls.ca_file = args.Value("-J");
-    c.tls.cert_file = args.Value("-C");
-    c.tls.key_file = args.Value("-K");
-    c.tls.no_verify = args.Has("-V");
-    if (args.Has("-Q")) {
-      Result<std::string> pass = wire::ResolvePassphrase(args.Value("-Q"));
-      if (!pass.ok()) return pass.status();
-      c.tls.key_passphrase = std::move(*pass);
-    }
-  }
+  TRANSHIP_RETURN_IF_ERROR(ParseTlsFlags(args, &c.tls, Usage));
   return c;
 }
-
 
 logreceiver::ReceiverHome ReceiverHomeOf(const Home& home, const std::string& stone) {
   return {home.RunDir(), home.SocketPath(stone), [&home] { return home.EnsureLayout(); }};
@@ -116,10 +100,6 @@ logreceiver::ReceiverHome ReceiverHomeOf(const Home& home, const std::string& st
 std::string RunPath(const Home& home, const std::string& base, std::string_view ext) {
   return daemon::RunFilePath(home.RunDir(), base, ext);
 }
-
-
-
-
 
 }  // namespace
 

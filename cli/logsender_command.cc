@@ -47,7 +47,6 @@ namespace {
 
 using logsender::SenderConfig;
 
-
 constexpr std::string_view kUsage =
     "startlogsender -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [-S -J CA -C CERT -K KEY "
     "-Q PASSPHRASE -V] [-l LOG] [-b KB/s] [-v|-q] [--foreground] [--timeout S] [--prefix P] "
@@ -130,21 +129,7 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
   c.base = fmt::format("logsender-{}", c.port);
   c.log_path = args.Value("-l", home.LogPath(c.base));
 
-  c.tls.enabled = args.Has("-S");
-  bool any_tls =
-      args.Has("-J") || args.Has("-C") || args.Has("-K") || args.Has("-Q") || args.Has("-V");
-  if (any_tls && !c.tls.enabled) return Usage("-J, -C, -K, -Q and -V need -S (TLS)");
-  if (c.tls.enabled) {
-    c.tls.ca_file = args.Value("-J");
-    c.tls.cert_file = args.Value("-C");
-    c.tls.key_file = args.Value("-K");
-    c.tls.no_verify = args.Has("-V");
-    if (args.Has("-Q")) {
-      Result<std::string> pass = wire::ResolvePassphrase(args.Value("-Q"));
-      if (!pass.ok()) return pass.status();
-      c.tls.key_passphrase = std::move(*pass);
-    }
-  }
+  TRANSHIP_RETURN_IF_ERROR(ParseTlsFlags(args, &c.tls, Usage));
   return c;
 }
 
