@@ -11,9 +11,12 @@
 #include "base/clock.h"
 #include "cli/connect.h"
 #include "cli/daemon.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::ReadPidFiles;
 namespace {
 
 std::string Canonical(const std::string& path) {

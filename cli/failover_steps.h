@@ -11,7 +11,7 @@
 
 #include "base/status.h"
 #include "cli/home.h"
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "client/client.h"
 
 namespace tranship::cli {

@@ -1,26 +1,15 @@
-// `tranship stone serve NAME [-R] [--foreground] [--notify-fd FD]`: the stone daemon's
-// body (see daemon.h for how startstone launches it). With --foreground and no notify
+// `tranship stone serve NAME [-R] [--foreground] [--notify-fd FD]`: checks the stone,
+// opens its log and runs the stone daemon's body, stone/daemon.h (see cli/daemon.h for
+// how startstone launches it). With --foreground and no notify
 // fd it reports readiness on stdout and failures on stderr, for systemd and tests.
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
-
-#include <fmt/format.h>
-
-#include "base/clock.h"
-#include "base/env.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/daemon.h"
-#include "cli/pidfile.h"
-#include "engine/engine.h"
-#include "stone/server.h"
-#include "stone/stone.h"
+#include "stone/daemon.h"
 
 namespace tranship::cli {
+
 namespace {
 
 Status Serve(const Home& home, const std::string& name, bool restore_mode,
@@ -32,93 +21,25 @@ Status Serve(const Home& home, const std::string& name, bool restore_mode,
   TRANSHIP_RETURN_IF_ERROR(home.CheckSocketPath(name));
   const std::string log_path = home.LogPath(name);
   TRANSHIP_RETURN_IF_ERROR(LogInit(log_path, LogLevel::kInfo));
-  auto cannot_start = [&](const Status& s) {
-    TS_LOG_ERROR("stone '{}' cannot start: {}", name, s.ToString());
-    return Status::IOError(fmt::format("Cannot start the stone '{}': {}. See {}.", name,
-                                       s.message(), log_path));
-  };
 
-  TS_LOG_INFO("stone '{}' starting: pid {}, tranship {}{}", name, getpid(), TRANSHIP_VERSION,
-              restore_mode ? ", restore mode (-R)" : "");
-  EngineOptions options = home.EngineOptionsFor(name, *config);
-  options.restore_mode = restore_mode;
-  options.stone_name = name;
-  uint64_t open_start = MonotonicNanos();
-  Result<std::unique_ptr<Stone>> stone = Stone::Open(options);
-  if (!stone.ok()) return cannot_start(stone.status());
-  Engine* engine = (*stone)->engine();
-  DurableEnd end = engine->durable_end();
-  TS_LOG_INFO("recovery done in {} ms: lineage {}, last TID {}, end at {}, {} keys",
-              (MonotonicNanos() - open_start) / 1000000, end.lineage.ToHex(), end.tid,
-              end.pos.ToString(), engine->stats().keys);
-
-  const std::string socket = home.SocketPath(name);
-  const std::string pidfile = home.PidPath(name);
-  bool listening = false;
-  StoneServerOptions server_options;
-  server_options.name = name;
-  server_options.socket_path = socket;
-  server_options.extent_dir = options.extent_dir;
-  StoneServer server(stone->get(), server_options);
-  Status run = server.Run([&] {
-    ProcessDescription d;
-    d.pid = getpid();
-    d.type = "stone";
-    d.name = name;
-    d.version = TRANSHIP_VERSION;
-    d.owner = CurrentUser();
-    d.started_us = NowMicros();
-    d.port = socket;
-    // Restore mode comes from -R or from the extent (restore mode lasts until
-    // commit-restore): a restart of this stone must keep it.
-    if (engine->in_restore_mode()) d.mode = "restore";
-    Status s = WritePidFile(pidfile, d);
-    if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", pidfile, s.ToString());
-    listening = true;
-    notifier->Ready("The stone is accepting logins on " + socket);
-  });
-  if (!listening) {
-    Status closed = (*stone)->Close();
-    (void)closed;
-    return cannot_start(run);
-  }
-  if (run.ok()) {
-    TS_LOG_INFO("stone '{}' stopping: stop requested (SIGTERM or SIGINT)", name);
-  } else {
-    TS_LOG_ERROR("stone '{}' stopping: server failed: {}", name, run.ToString());
-  }
-  Status closed = (*stone)->Close();
-  // Remove the pid file only if it is still ours.
-  Result<ProcessDescription> d = ReadPidFile(pidfile);
-  if (d.ok() && d->pid == getpid()) (void)Env::Default()->RemoveFile(pidfile);
-  (void)Env::Default()->RemoveFile(socket);
-  if (!closed.ok()) {
-    TS_LOG_ERROR("stone '{}' stopped uncleanly: {}", name, closed.ToString());
-    return closed;
-  }
-  TS_LOG_INFO("stone '{}' stopped cleanly", name);
-  return run;
+  StoneDaemonOptions o;
+  o.name = name;
+  o.engine = home.EngineOptionsFor(name, *config);
+  o.engine.restore_mode = restore_mode;
+  o.engine.stone_name = name;
+  o.socket_path = home.SocketPath(name);
+  o.pid_path = home.PidPath(name);
+  o.log_path = log_path;
+  return ServeStone(o, notifier);
 }
 
 }  // namespace
 
 Status StoneServe(Context& ctx, const Args& args) {
-  signal(SIGPIPE, SIG_IGN);  // a vanished starter or client must not kill the stone
-  Result<uint64_t> fd = args.Number("--notify-fd", UINT64_MAX);
-  if (!fd.ok()) return fd.status();
-  if (*fd == UINT64_MAX && !args.Has("--foreground")) {
-    return Status::InvalidArgument(
-        "'tranship stone serve' runs a stone in this process; use --foreground, or start a "
-        "daemon with 'startstone NAME'.");
-  }
-  ReadinessNotifier notifier(*fd == UINT64_MAX ? -1 : static_cast<int>(*fd));
-  Status s = Serve(ctx.home, args.positional[0], args.Has("-R"), &notifier);
-  if (!s.ok() && *fd != UINT64_MAX) {
-    // A daemon's stderr is its log, which already has the error; the starter prints it.
-    notifier.Failed(s.message());
-    std::exit(1);
-  }
-  return s;
+  // SIGPIPE is ignored there: a vanished starter or client must not kill the stone.
+  return RunDaemonServe(args, "stone", "startstone NAME", [&](ReadinessNotifier* notifier) {
+    return Serve(ctx.home, args.positional[0], args.Has("-R"), notifier);
+  });
 }
 
 }  // namespace tranship::cli

@@ -28,8 +28,8 @@
 #include "cli/commands.h"
 #include "cli/daemon.h"
 #include "cli/fs_util.h"
-#include "cli/json_parse.h"
-#include "cli/pidfile.h"
+#include "base/json_parse.h"
+#include "daemon/run_files.h"
 #include "cli/stone_state.h"
 #include "engine/engine.h"
 #include "engine/extent.h"
@@ -38,6 +38,9 @@
 #include "tranlog/reader.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::ReadPidFiles;
 namespace {
 
 struct Part {

@@ -27,11 +27,16 @@
 #include "base/env.h"
 #include "cli/commands.h"
 #include "base/json.h"
-#include "cli/json_parse.h"
-#include "cli/pidfile.h"
+#include "base/json_parse.h"
+#include "daemon/run_files.h"
 #include "cli/stone_state.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::ReadPidFiles;
+using daemon::IsStoneProcess;
+using daemon::FileOwner;
 namespace {
 
 struct StatusRow {

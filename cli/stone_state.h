@@ -6,9 +6,13 @@
 
 #include "base/status.h"
 #include "cli/home.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::IsStoneProcess;
+using daemon::ReadPidFile;
 
 enum class RunState {
   kStopped,    // no pid file

@@ -5,9 +5,14 @@
 #include <doctest/doctest.h>
 
 #include "cli/args.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 
 namespace tranship::cli {
+
+using daemon::ProcessDescription;
+using daemon::FormatPidFile;
+using daemon::ParsePidFile;
+using daemon::IsStoneProcess;
 
 const ArgSpec kSpec{"tranship x NAME [-R] [--n N]", 1, 2, {"-R", "--json"}, {"--n"}};
 

@@ -17,7 +17,7 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 #include "test/test_util.h"
 
 namespace tranship::test {
@@ -75,13 +75,13 @@ class CliHarness {
 
   // The pid in run/NAME.pid, or 0.
   pid_t StonePid(const std::string& name) const {
-    Result<cli::ProcessDescription> d = cli::ReadPidFile(Path("run/" + name + ".pid"));
+    Result<daemon::ProcessDescription> d = daemon::ReadPidFile(Path("run/" + name + ".pid"));
     return d.ok() ? d->pid : 0;
   }
 
   void KillStones() {
-    for (const cli::ProcessDescription& d : cli::ReadPidFiles(Path("run"))) {
-      if (!cli::IsStoneProcess(d.pid, d.name)) continue;
+    for (const daemon::ProcessDescription& d : daemon::ReadPidFiles(Path("run"))) {
+      if (!daemon::IsStoneProcess(d.pid, d.name)) continue;
       kill(d.pid, SIGKILL);
       WaitFor([&] { return ProcessGone(d.pid); });
     }

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "base/json.h"
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 
 namespace tranship::cli {
 namespace {

@@ -56,7 +56,7 @@ TEST_CASE("StoneLifecycle") {
   Ok(started);
   pid_t pid = h.StonePid("prod");
   REQUIRE(pid > 0);
-  CHECK(cli::IsStoneProcess(pid, "prod"));
+  CHECK(daemon::IsStoneProcess(pid, "prod"));
   std::string row = StatusRow(h, "prod");
   CHECK(row.starts_with("running "));
   CHECK(row.find(" " + std::to_string(pid) + " ") != std::string::npos);
@@ -131,11 +131,11 @@ TEST_CASE("StoneLifecycle") {
   CHECK(std::filesystem::exists(h.Path("data/prod/snapshot/SNAPSHOT")));
   CHECK(std::filesystem::exists(h.Path("data/prod/snapshot/extent/extent0.dbf")));
   CHECK(std::filesystem::exists(h.Path("data/prod/snapshot/tranlog.0/tranlog1.dbf")));
-  CHECK(cli::IsStoneProcess(h.StonePid("prod"), "prod"));
+  CHECK(daemon::IsStoneProcess(h.StonePid("prod"), "prod"));
   Ok(h.Run({"put", "prod", "after", "snapshot"}));
   Ok(h.Run({"del", "prod", "b"}));
   Ok(h.Run({"stone", "restore-snapshot", "prod"}));
-  CHECK(cli::IsStoneProcess(h.StonePid("prod"), "prod"));
+  CHECK(daemon::IsStoneProcess(h.StonePid("prod"), "prod"));
   CHECK(Get(h, "after") == "<missing>");
   CHECK(Get(h, "b") == "2\n");
   CHECK(Get(h, "c") == "3\n");
@@ -223,11 +223,11 @@ TEST_CASE("AStartWaitsForAKilledStoneThatStillHoldsItsRepository") {
   Ok(h.Run({"stone", "create", "prod"}));
   DyingHolder holder(h.Path("data/prod/extent/lock"));
   // The pid file the killed stone left behind.
-  cli::ProcessDescription d;
+  daemon::ProcessDescription d;
   d.pid = holder.pid();
   d.type = "stone";
   d.name = "prod";
-  REQUIRE(cli::WritePidFile(h.Path("run/prod.pid"), d).ok());
+  REQUIRE(daemon::WritePidFile(h.Path("run/prod.pid"), d).ok());
   CHECK(StatusRow(h, "prod").starts_with("stale pid "));
   const std::string out = h.TempPath("startstone.out");
   pid_t start = h.Spawn({"stone", "start", "prod"}, out);

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "base/env.h"
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 #include "test/cli/cli_harness.h"
 #include "test/dying_holder.h"
 #include "test/free_port.h"
@@ -45,7 +45,7 @@ struct Receiver {
 };
 
 void KillReceivers(CliHarness& h) {
-  for (const cli::ProcessDescription& d : cli::ReadPidFiles(h.Path("run"))) {
+  for (const daemon::ProcessDescription& d : daemon::ReadPidFiles(h.Path("run"))) {
     if (d.type == "logreceiver" && ProcessAlive(d.pid)) kill(d.pid, SIGKILL);
   }
 }
@@ -65,7 +65,7 @@ TEST_CASE("StartReportsConnectingWithoutASenderAndStopsCleanly") {
   CHECK(OneLine(start.out));
   CHECK(start.out.find("standby1") != std::string::npos);
 
-  auto d = cli::ReadPidFile(r.PidPath());
+  auto d = daemon::ReadPidFile(r.PidPath());
   REQUIRE(d.ok());
   CHECK(d->type == "logreceiver");
   CHECK(d->name == "standby1");
@@ -147,7 +147,7 @@ TEST_CASE("ForegroundRunsUntilSigterm") {
     return test::ReadAll(h.TempPath("fg.out")).find("receives from") != std::string::npos;
   }));
   CHECK(Env::Default()->FileExists(r.StatusPath()));
-  auto d = cli::ReadPidFile(r.PidPath());
+  auto d = daemon::ReadPidFile(r.PidPath());
   REQUIRE(d.ok());
   CHECK(d->pid == pid);
   kill(pid, SIGTERM);
@@ -251,7 +251,7 @@ TEST_CASE("ErrorsAreOneLine") {
   RunResult stop = h.RunAlias("stoplogreceiver", {});
   CHECK(stop.code != 0);
   CHECK(OneLine(stop.err));
-  CHECK(cli::ReadPidFiles(h.Path("run")).empty());
+  CHECK(daemon::ReadPidFiles(h.Path("run")).empty());
 }
 
 }  // namespace

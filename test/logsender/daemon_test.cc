@@ -12,7 +12,7 @@
 #include <filesystem>
 
 #include "base/env.h"
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test/cli/cli_harness.h"
 #include "test/dying_holder.h"
 #include "test/free_port.h"
@@ -23,7 +23,7 @@ namespace {
 // A harness whose destructor also kills the shipping daemons it started.
 struct SenderHarness : CliHarness {
   ~SenderHarness() {
-    for (const cli::ProcessDescription& d : cli::ReadPidFiles(Path("run"))) {
+    for (const daemon::ProcessDescription& d : daemon::ReadPidFiles(Path("run"))) {
       if (d.type == "stone" || !ProcessAlive(d.pid)) continue;
       kill(d.pid, SIGKILL);
       WaitFor([&] { return ProcessGone(d.pid); });
@@ -51,8 +51,8 @@ struct SenderHarness : CliHarness {
       return n >= times;
     });
   }
-  Result<cli::JsonValue> SenderStatus(int port) {
-    return cli::ParseJson(ReadAll(Path("run/logsender-" + std::to_string(port) + ".status")));
+  Result<tranship::JsonValue> SenderStatus(int port) {
+    return tranship::ParseJson(ReadAll(Path("run/logsender-" + std::to_string(port) + ".status")));
   }
 };
 
@@ -80,8 +80,8 @@ TEST_CASE("LogsenderLifecycle") {
   CHECK(OneLine(started.out));
   CHECK(started.out.find("logsender for the stone 'prod' started (pid ") == 0);
 
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
   CHECK(d->type == "logsender");
   CHECK(d->name == "prod");
@@ -93,7 +93,7 @@ TEST_CASE("LogsenderLifecycle") {
   // The status file says it follows the stone, and `tranship status` shows the row and
   // its details.
   REQUIRE(WaitFor([&] {
-    Result<cli::JsonValue> s = h.SenderStatus(port);
+    Result<tranship::JsonValue> s = h.SenderStatus(port);
     return s.ok() && s->Bool("stone_connected");
   }));
   RunResult status = h.Run({"status"});
@@ -107,13 +107,13 @@ TEST_CASE("LogsenderLifecycle") {
   CHECK(status.out.find("no logreceivers connected") != std::string::npos);
   RunResult json = h.Run({"status", "--json"});
   Ok(json);
-  Result<cli::JsonValue> rows = cli::ParseJson(json.out);
+  Result<tranship::JsonValue> rows = tranship::ParseJson(json.out);
   REQUIRE(rows.ok());
   bool found = false;
-  for (const cli::JsonValue& r : rows->items) {
+  for (const tranship::JsonValue& r : rows->items) {
     if (r.Str("type") != "logsender") continue;
     found = true;
-    const cli::JsonValue* detail = r.Get("detail");
+    const tranship::JsonValue* detail = r.Get("detail");
     REQUIRE(detail != nullptr);
     CHECK(detail->Str("stone") == "prod");
     CHECK(detail->Get("receivers")->items.empty());
@@ -137,9 +137,9 @@ TEST_CASE("LogsenderLifecycle") {
                         "it every second; it may be hung (pid " + std::to_string(d->pid) + "))") !=
         std::string::npos);
   Ok(frozen_json);
-  Result<cli::JsonValue> frozen_rows = cli::ParseJson(frozen_json.out);
+  Result<tranship::JsonValue> frozen_rows = tranship::ParseJson(frozen_json.out);
   REQUIRE(frozen_rows.ok());
-  for (const cli::JsonValue& r : frozen_rows->items) {
+  for (const tranship::JsonValue& r : frozen_rows->items) {
     if (r.Str("type") == "logsender") CHECK(r.Num("detail_age_seconds").value_or(0) >= 90);
   }
   // Running again, it rewrites the file within a second or so.
@@ -168,8 +168,8 @@ TEST_CASE("LogsenderErrorsAreOneLine") {
   h.CreateAndStart("prod");
   int port = FreePort();
   Ok(h.StartSender(port));
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
 
   SUBCASE("a second logsender on the same port") {
@@ -220,7 +220,7 @@ TEST_CASE("LogsenderErrorsAreOneLine") {
         "not-a-host.invalid");
   }
   // Nothing of a failed start is left behind.
-  CHECK(cli::ReadPidFiles(h.Path("run")).size() == 2);
+  CHECK(daemon::ReadPidFiles(h.Path("run")).size() == 2);
 }
 
 TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
@@ -228,8 +228,8 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   h.CreateAndStart("prod");
   int port = FreePort();
   Ok(h.StartSender(port, {"-v"}));
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
   REQUIRE(h.LogHas(port, "following the stone 'prod'"));
   Ok(h.Run({"put", "prod", "a", "1"}));
@@ -237,7 +237,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   Ok(h.RunAlias("stopstone", {"prod"}));
   CHECK(h.LogHas(port, "lost the stone 'prod'"));
   REQUIRE(WaitFor([&] {
-    Result<cli::JsonValue> s = h.SenderStatus(port);
+    Result<tranship::JsonValue> s = h.SenderStatus(port);
     return s.ok() && !s->Bool("stone_connected");
   }));
   CHECK(ProcessAlive(d->pid));
@@ -245,7 +245,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   CHECK(status.out.find("the stone is not reachable: shipping what is durable on disk") !=
         std::string::npos);
   // The end on disk (the clean stop's checkpoint included) is what the sender knows.
-  Result<cli::JsonValue> s = h.SenderStatus(port);
+  Result<tranship::JsonValue> s = h.SenderStatus(port);
   REQUIRE(s.ok());
   uint64_t tid_while_down = s->Get("primary_end")->Uint("tid");
   CHECK(tid_while_down >= 2);
@@ -254,7 +254,7 @@ TEST_CASE("LogsenderKeepsRunningWhileTheStoneIsStopped") {
   CHECK(h.LogHas(port, "following the stone 'prod'", 2));
   Ok(h.Run({"put", "prod", "b", "2"}));
   REQUIRE(WaitFor([&] {
-    Result<cli::JsonValue> st = h.SenderStatus(port);
+    Result<tranship::JsonValue> st = h.SenderStatus(port);
     return st.ok() && st->Bool("stone_connected") &&
            st->Get("primary_end")->Uint("tid") > tid_while_down;
   }));
@@ -282,8 +282,8 @@ TEST_CASE("LogsenderInTheForegroundStopsOnSigterm") {
     return ReadAll(out).find("The logsender for the stone 'prod' listens on 127.0.0.1:" +
                              std::to_string(port)) != std::string::npos;
   }));
-  Result<cli::ProcessDescription> d =
-      cli::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
+  Result<daemon::ProcessDescription> d =
+      daemon::ReadPidFile(h.Path("run/logsender-" + std::to_string(port) + ".pid"));
   REQUIRE(d.ok());
   CHECK(d->pid == pid);
   kill(pid, SIGTERM);

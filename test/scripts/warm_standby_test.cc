@@ -90,7 +90,7 @@ TEST_CASE("warm standby through the scripts: ship-tranlogs + restore-arrived rea
   KillNineDaemon(s.PidOf("standby.pid"));
   Proc wd = RunScript(s, "watchdog/watchdog", {"stone", "standby"});
   REQUIRE_MESSAGE(wd.code == 0, wd.out);
-  auto d = cli::ReadPidFile(s.Path("run/standby.pid"));
+  auto d = daemon::ReadPidFile(s.Path("run/standby.pid"));
   REQUIRE(d.ok());
   CHECK(d->mode == "restore");
   CHECK(s.Run({"put", "standby", "x", "y"}).code == 1);

@@ -10,7 +10,7 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test/scripts/script_harness.h"
 
 namespace tranship::test {
@@ -34,7 +34,7 @@ TEST_CASE("watchdog: a stone killed with kill -9 is started again, a running one
   REQUIRE_MESSAGE(r.code == 0, r.out);
   pid_t second = h.PidOf("prod.pid");
   CHECK(second != first);
-  CHECK(cli::IsStoneProcess(second, "prod"));
+  CHECK(daemon::IsStoneProcess(second, "prod"));
   std::string log = WatchdogLog(h);
   CHECK(Contains(log, "stone 'prod': its process (pid " + std::to_string(first) +
                           ") died without stopping cleanly (stale pid file); restarting: "
@@ -48,7 +48,7 @@ TEST_CASE("watchdog: a stone killed with kill -9 is started again, a running one
     KillNineDaemon(second);
     Proc rr = RunScript(h, "watchdog/watchdog", {"stone", "prod", "-R"});
     REQUIRE_MESSAGE(rr.code == 0, rr.out);
-    auto d = cli::ReadPidFile(h.Path("run/prod.pid"));
+    auto d = daemon::ReadPidFile(h.Path("run/prod.pid"));
     REQUIRE(d.ok());
     CHECK(d->mode == "restore");
     CHECK(Contains(WatchdogLog(h), "restarting: tranship stone start prod -R"));
@@ -62,7 +62,7 @@ TEST_CASE("watchdog: a stone killed with kill -9 is started again, a running one
     std::filesystem::remove(h.Path("etc/watchdog.paused"));
     Proc rr = RunScript(h, "watchdog/watchdog", {"stone", "prod"});
     REQUIRE_MESSAGE(rr.code == 0, rr.out);
-    CHECK(cli::IsStoneProcess(h.PidOf("prod.pid"), "prod"));
+    CHECK(daemon::IsStoneProcess(h.PidOf("prod.pid"), "prod"));
     CHECK(Contains(WatchdogLog(h), "stone 'prod': it is stopped; restarting"));
   }
   SUBCASE("a stone that does not exist: one line on stderr, exit 1") {
@@ -76,7 +76,7 @@ TEST_CASE("watchdog: a stone killed with kill -9 is started again, a running one
 
 // The archive end TID in a logreceiver's status file, or 0.
 uint64_t ArchiveTid(const Host& h, const std::string& status_file) {
-  Result<cli::JsonValue> v = cli::ParseJson(ReadAll(h.Path("run/" + status_file)));
+  Result<tranship::JsonValue> v = tranship::ParseJson(ReadAll(h.Path("run/" + status_file)));
   if (!v.ok() || v->Get("archive_end") == nullptr) return 0;
   return v->Get("archive_end")->Uint("tid");
 }
@@ -151,7 +151,7 @@ TEST_CASE("watchdog-loop: a stone killed with kill -9 comes back by itself; SIGT
   KillNineDaemon(first);
   CHECK(WaitFor([&] {
     pid_t now = h.PidOf("prod.pid");
-    return now != first && now != 0 && cli::IsStoneProcess(now, "prod");
+    return now != first && now != 0 && daemon::IsStoneProcess(now, "prod");
   }, std::chrono::seconds(30)));
   // The watchdog logs once `stone start` has returned, which is after the pid file.
   CHECK(WaitFor([&] { return Contains(WatchdogLog(h), "stone 'prod': restarted"); },

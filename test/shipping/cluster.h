@@ -23,7 +23,7 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/pidfile.h"
+#include "daemon/run_files.h"
 #include "tranlog/format.h"
 #include "test/free_port.h"
 #include "test/test_util.h"
@@ -83,7 +83,7 @@ class Host {
   }
 
   pid_t PidOf(const std::string& pidfile) const {
-    auto d = cli::ReadPidFile(Path("run/" + pidfile));
+    auto d = daemon::ReadPidFile(Path("run/" + pidfile));
     return d.ok() ? d->pid : 0;
   }
 
@@ -210,7 +210,7 @@ class Cluster {
       waitpid(p, nullptr, 0);
     }
     for (Host* h : AllHosts()) {
-      for (const cli::ProcessDescription& d : cli::ReadPidFiles(h->Path("run"))) {
+      for (const daemon::ProcessDescription& d : daemon::ReadPidFiles(h->Path("run"))) {
         if (d.pid > 0 && ProcessAlive(d.pid)) kill(d.pid, SIGKILL);
       }
     }

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <fstream>
 
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test/shipping/cluster.h"
 #include "test/shipping/shipping_checks.h"
 
@@ -53,7 +53,7 @@ TEST_CASE("UncompressedFramesMakeTheSameArchives") {
   const std::string status =
       c.primary().Path("run/logsender-" + std::to_string(c.port()) + ".status");
   CHECK(WaitFor([&] {
-    Result<cli::JsonValue> j = cli::ParseJson(ReadAll(status));
+    Result<tranship::JsonValue> j = tranship::ParseJson(ReadAll(status));
     return j.ok() && j->Uint("frames_built") > 0 &&
            j->Uint("frames_uncompressed") == j->Uint("frames_built");
   }, std::chrono::seconds(5)));

@@ -13,7 +13,7 @@
 #include <functional>
 #include <thread>
 
-#include "cli/json_parse.h"
+#include "base/json_parse.h"
 #include "test/shipping/cluster.h"
 #include "test/trials/trial.h"
 
@@ -35,18 +35,18 @@ struct Sample {
 // The largest lag_bytes / lag_seconds of any receiver in `tranship status --json`;
 // returns how many receivers (and receiver daemons) the status listed.
 int Lag(const std::string& json, uint64_t* bytes, double* seconds) {
-  auto v = cli::ParseJson(json);
+  auto v = tranship::ParseJson(json);
   if (!v.ok()) return 0;
   int seen = 0;
-  std::function<void(const cli::JsonValue&)> walk = [&](const cli::JsonValue& j) {
-    if (j.kind == cli::JsonValue::Kind::kObject) {
+  std::function<void(const tranship::JsonValue&)> walk = [&](const tranship::JsonValue& j) {
+    if (j.kind == tranship::JsonValue::Kind::kObject) {
       if (j.Get("lag_bytes") != nullptr) {
         seen++;
         *bytes = std::max<uint64_t>(*bytes, j.Uint("lag_bytes"));
         *seconds = std::max(*seconds, j.Num("lag_seconds").value_or(0));
       }
       for (auto& [k, m] : j.members) walk(m);
-    } else if (j.kind == cli::JsonValue::Kind::kArray) {
+    } else if (j.kind == tranship::JsonValue::Kind::kArray) {
       for (auto& m : j.items) walk(m);
     }
   };

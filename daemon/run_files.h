@@ -1,4 +1,8 @@
 #pragma once
+// A daemon's run files in $TRANSHIP_HOME/run: BASE.lock (the flock that makes it the only
+// one of its kind), BASE.pid (who it is) and BASE.status (what it does, rewritten by the
+// daemon). `tranship status`, the stop commands and the tests read them next.
+//
 // Pid files in $TRANSHIP_HOME/run: one per running process of this home (a stone
 // today; the log sender and receiver add theirs). `tranship status` builds its table
 // from them, so each file describes its process completely:
@@ -17,13 +21,17 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/process.h"
 #include "base/status.h"
 
-namespace tranship::cli {
+namespace tranship::daemon {
 
 struct ProcessDescription {
   pid_t pid = 0;
@@ -49,9 +57,28 @@ std::vector<ProcessDescription> ReadPidFiles(const std::string& run_dir);
 // and the pid be reused by something else.
 bool IsStoneProcess(pid_t pid, const std::string& name);
 
+// RUN_DIR/BASE.EXT: "run/logsender-5000.pid".
+std::string RunFilePath(const std::string& run_dir, const std::string& base,
+                        std::string_view ext);
+
+// Takes RUN_DIR/BASE.lock, the lock that makes this daemon the only one of its kind. If a
+// live process holds it, `busy` words the refusal (with the holder's pid when its pid
+// file names it); a holder that died without letting go gives AcquireLock's Busy.
+Result<std::unique_ptr<FileLock>> LockRunFiles(
+    const std::string& run_dir, const std::string& base,
+    const std::function<Status(std::optional<pid_t>)>& busy);
+
+// This process as its pid file describes it: pid, version, owner and start time filled.
+ProcessDescription ThisProcess(const std::string& type, const std::string& name,
+                               const std::string& port);
+// Writes the pid file; a failure is logged, not fatal (the daemon serves on).
+void WritePidFileOrWarn(const std::string& path, const ProcessDescription& d);
+// At a daemon's teardown: removes its pid file if it is still ours, and `others`.
+void RemoveRunFiles(const std::string& pid_path, const std::vector<std::string>& others);
+
 // The login name of the current user (or the uid as text).
 std::string CurrentUser();
 // The owner of `path`'s login name, or "-".
 std::string FileOwner(const std::string& path);
 
-}  // namespace tranship::cli
+}  // namespace tranship::daemon

@@ -1,4 +1,6 @@
-#include "cli/pidfile.h"
+// Run files: the lock, pid file and teardown of a tranship daemon (see run_files.h); the
+// pid files go on to `tranship status` and the stop commands.
+#include "daemon/run_files.h"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -10,9 +12,12 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/env.h"
+#include "base/file_lock.h"
+#include "base/log.h"
 
-namespace tranship::cli {
+namespace tranship::daemon {
 namespace {
 
 template <typename T>
@@ -123,4 +128,44 @@ std::string FileOwner(const std::string& path) {
   return UserName(st.st_uid);
 }
 
-}  // namespace tranship::cli
+std::string RunFilePath(const std::string& run_dir, const std::string& base,
+                        std::string_view ext) {
+  return JoinPath(run_dir, fmt::format("{}.{}", base, ext));
+}
+
+Result<std::unique_ptr<FileLock>> LockRunFiles(
+    const std::string& run_dir, const std::string& base,
+    const std::function<Status(std::optional<pid_t>)>& busy) {
+  Result<std::unique_ptr<FileLock>> lock =
+      AcquireLock(Env::Default(), RunFilePath(run_dir, base, "lock"));
+  if (lock.ok() || lock.status().code() != Status::Code::kBusy) return lock;
+  Result<ProcessDescription> d = ReadPidFile(RunFilePath(run_dir, base, "pid"));
+  if (d.ok() && !ProcessAlive(d->pid)) return lock.status();  // died, never let go
+  return busy(d.ok() ? std::optional<pid_t>(d->pid) : std::nullopt);
+}
+
+ProcessDescription ThisProcess(const std::string& type, const std::string& name,
+                               const std::string& port) {
+  ProcessDescription d;
+  d.pid = getpid();
+  d.type = type;
+  d.name = name;
+  d.version = TRANSHIP_VERSION;
+  d.owner = CurrentUser();
+  d.started_us = NowMicros();
+  d.port = port;
+  return d;
+}
+
+void WritePidFileOrWarn(const std::string& path, const ProcessDescription& d) {
+  Status s = WritePidFile(path, d);
+  if (!s.ok()) TS_LOG_WARN("cannot write {}: {}", path, s.ToString());
+}
+
+void RemoveRunFiles(const std::string& pid_path, const std::vector<std::string>& others) {
+  Result<ProcessDescription> mine = ReadPidFile(pid_path);
+  if (mine.ok() && mine->pid == getpid()) (void)Env::Default()->RemoveFile(pid_path);
+  for (const std::string& path : others) (void)Env::Default()->RemoveFile(path);
+}
+
+}  // namespace tranship::daemon

@@ -1,7 +1,7 @@
 #pragma once
-// A small JSON reader for the daemons' status files (run/*.status), which `tranship
-// status` shows. It accepts standard JSON (RFC 8259) of bounded depth; numbers keep their
-// text so 64-bit counters survive exactly.
+// A small JSON reader, beside the writer in base/json.h, for the daemons' status files
+// (run/*.status), which `tranship status` shows. It accepts standard JSON (RFC 8259) of
+// bounded depth; numbers keep their text so 64-bit counters survive exactly.
 
 #include <cstdint>
 #include <memory>
@@ -14,7 +14,7 @@
 #include "base/json.h"
 #include "base/status.h"
 
-namespace tranship::cli {
+namespace tranship {
 
 struct JsonMember;
 
@@ -47,4 +47,4 @@ Result<JsonValue> ParseJson(std::string_view text);
 // Writes `v` with `w` (to embed a parsed document in --json output).
 void WriteJson(JsonWriter* w, const JsonValue& v);
 
-}  // namespace tranship::cli
+}  // namespace tranship

@@ -1,4 +1,5 @@
-#include "cli/json_parse.h"
+// The JSON reader (see json_parse.h): a recursive descent of bounded depth.
+#include "base/json_parse.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -7,7 +8,7 @@
 
 #include "base/json.h"
 
-namespace tranship::cli {
+namespace tranship {
 namespace {
 
 constexpr int kMaxDepth = 32;
@@ -276,4 +277,4 @@ void WriteJson(JsonWriter* w, const JsonValue& v) {
   }
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship
