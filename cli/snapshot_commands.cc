@@ -184,7 +184,8 @@ Status BeginLineage(const Home& home, const std::string& name, uint64_t min_file
   DurableEnd end;
   if (stone.ok()) {
     at = (*stone)->engine()->restore_progress().at;
-    Result<std::string> r = (*stone)->restore()->CommitRestore(false, 0, min_file_id);
+    Result<std::string> r = AddStoneHint(
+        (*stone)->restore()->CommitRestore(false, 0, min_file_id), o.stone_name);
     done = r.status();
     end = (*stone)->engine()->durable_end();
     Status closed = (*stone)->Close();

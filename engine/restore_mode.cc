@@ -13,9 +13,9 @@ std::string RestoredPosition::ToString() const {
 namespace tranship {
 
 Status InRestoreModeStatus(std::string_view stone) {
-  return Status::Busy(fmt::format("The stone '{}' is in restore mode; it accepts no commits "
-                                  "until 'tranship admin {} commit-restore'",
-                                  stone, stone));
+  return Status::Busy(
+             fmt::format("The stone '{}' is in restore mode; it accepts no commits", stone))
+      .WithReason(kReasonInRestoreMode);
 }
 
 Status NotInRestoreModeStatus(std::string_view stone) {
@@ -30,10 +30,9 @@ Status NoTranlogsInRestoreModeStatus(std::string_view stone) {
 }
 
 Status CommitsSuspendedStatus(std::string_view stone) {
-  return Status::Busy(fmt::format(
-      "Commits to the stone '{}' are suspended for failover; to accept commits "
-      "again run 'tranship admin {} resume-commits'",
-      stone, stone));
+  return Status::Busy(
+             fmt::format("Commits to the stone '{}' are suspended for failover", stone))
+      .WithReason(kReasonCommitsSuspended);
 }
 
 Status AlreadySuspendedStatus(std::string_view stone) {

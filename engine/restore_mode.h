@@ -47,6 +47,8 @@ namespace tranship {
 inline constexpr char kReasonNotInRestoreMode[] = "not-in-restore-mode";
 inline constexpr char kReasonAlreadySuspended[] = "already-suspended";
 inline constexpr char kReasonNoTranlogsInRestoreMode[] = "no-tranlogs-in-restore-mode";
+inline constexpr char kReasonInRestoreMode[] = "in-restore-mode";
+inline constexpr char kReasonCommitsSuspended[] = "commits-suspended";
 Status InRestoreModeStatus(std::string_view stone);           // a commit in restore mode
 Status NotInRestoreModeStatus(std::string_view stone);        // a restore into a primary
 Status NoTranlogsInRestoreModeStatus(std::string_view stone); // start-new-log in restore mode

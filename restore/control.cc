@@ -1,3 +1,4 @@
+#include "engine/restore_mode.h"
 #include "restore/control.h"
 
 #include <algorithm>
@@ -11,10 +12,8 @@ namespace tranship {
 namespace {
 
 Status NotInRestoreMode(const std::string& name) {
-  return Status::Busy(fmt::format(
-      "The stone '{}' is not in restore mode. To restore into it restart it with "
-      "'startstone {} -R'",
-      name, name));
+  return Status::Busy(fmt::format("The stone '{}' is not in restore mode", name))
+      .WithReason(kReasonNotInRestoreMode);
 }
 
 std::string EncodeSource(const ArchiveSource& s) {
@@ -156,10 +155,8 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
   {
     std::lock_guard<std::mutex> l(mu_);
     if (continuous_) {
-      return Status::Busy(fmt::format(
-          "The stone '{}' is in continuous restore. To fix this run 'tranship admin {} "
-          "stop-continuous-restore' first",
-          name, name));
+      return Status::Busy(fmt::format("The stone '{}' is in continuous restore", name))
+          .WithReason(kReasonInContinuousRestore);
     }
   }
   if (Status s = RecordSource(source); !s.ok()) {
@@ -203,11 +200,8 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
   }
   if (stop == ReplayStop::kGap) {
     SetGap(r.missing());
-    return Status::NotFound(fmt::format(
-        "Restore stopped at a {}. {}. To fix this copy the missing tranlog into {} and run "
-        "the restore again, or accept the loss with 'tranship admin {} commit-restore "
-        "--accept-gap'",
-        why, applied, Join(source.dirs), name));
+    return Status::NotFound(fmt::format("Restore stopped at a {}. {}", why, applied))
+        .WithReason(kReasonRestoreStoppedAtGap);
   }
   if (r.applied() > 0) SetGap("");
   if (stop == ReplayStop::kFork) {
@@ -218,10 +212,8 @@ Result<std::string> RestoreControl::Replay(ArchiveSource source, uint64_t to_end
         why, applied));
   }
   if (stop == ReplayStop::kDamage || stop == ReplayStop::kError) {
-    return Status::Corruption(fmt::format(
-        "Restore stopped: {}. {}. To fix this run 'tranship tranlog verify' on the archive "
-        "and replace the damaged file with a good copy",
-        why, applied));
+    return Status::Corruption(fmt::format("Restore stopped: {}. {}", why, applied))
+        .WithReason(kReasonRestoreStoppedAtDamage);
   }
   return fmt::format("{}. Stopped at the {}.", applied, why);
 }
@@ -274,10 +266,9 @@ Result<std::string> RestoreControl::StartContinuous(const std::vector<std::strin
     std::lock_guard<std::mutex> l(mu_);
     if (shut_down_) return Status::Aborted("the stone is shutting down");
     if (continuous_ && continuous_->state().running) {
-      return Status::Busy(fmt::format(
-          "The stone '{}' is already in continuous restore from {}. To change it run "
-          "'tranship admin {} stop-continuous-restore' first",
-          name, Join(continuous_->source().dirs), name));
+      return Status::Busy(fmt::format("The stone '{}' is already in continuous restore from {}",
+                                      name, Join(continuous_->source().dirs)))
+          .WithReason(kReasonAlreadyInContinuousRestore);
     }
   }
   std::unique_ptr<ContinuousRestore> old;
@@ -350,29 +341,27 @@ Result<std::string> RestoreControl::CommitRestore(bool accept_gap, uint32_t logr
   {
     std::lock_guard<std::mutex> l(mu_);
     if (continuous_ && continuous_->state().running) {
-      return Status::Busy(fmt::format(
-          "The stone '{}' is in continuous restore. To fix this run 'tranship admin {} "
-          "stop-continuous-restore' first",
-          name, name));
+      return Status::Busy(fmt::format("The stone '{}' is in continuous restore", name))
+          .WithReason(kReasonInContinuousRestore);
     }
     source = source_;
     gap = gap_;
   }
   if (logreceivers > 0) {
     return Status::Busy(fmt::format(
-        "{} logged in to the stone '{}': it could still deliver records of the old primary. "
-        "To fix this stop it first (stoplogreceiver -P PORT -s {})",
-        logreceivers == 1 ? std::string("A logreceiver is")
-                          : fmt::format("{} logreceivers are", logreceivers),
-        name, name));
+                            "{} logged in to the stone '{}': it could still deliver records "
+                            "of the old primary",
+                            logreceivers == 1 ? std::string("A logreceiver is")
+                                              : fmt::format("{} logreceivers are", logreceivers),
+                            name))
+        .WithReason(kReasonLogreceiverLoggedIn);
   }
   if (!gap.empty() && !accept_gap) {
     return Status::NotFound(fmt::format(
-        "The last restore of the stone '{}' stopped at a gap: {} is missing, so this stone "
-        "lacks records its primary committed. To fix this restore the missing tranlog "
-        "(restore-from-archive-logs), or accept the loss with 'tranship admin {} "
-        "commit-restore --accept-gap'",
-        name, gap, name));
+                                "The last restore of the stone '{}' stopped at a gap: {} is "
+                                "missing, so this stone lacks records its primary committed",
+                                name, gap))
+        .WithReason(kReasonUnacceptedGap);
   }
   // The new lineage's own file ids continue above every id of the archive and of the
   // stone's own tranlogs, so that no standby ever sees two files with one name.

@@ -32,6 +32,17 @@
 
 namespace tranship {
 
+// The situations whose remedy names an operator's command: restore states the fact and
+// names the situation (Status::WithReason); the stone's command layer adds the remedy
+// (stone/stone.h, AddStoneHint). A refusal outside restore mode carries the engine's
+// kReasonNotInRestoreMode (engine/restore_mode.h).
+inline constexpr char kReasonInContinuousRestore[] = "in-continuous-restore";
+inline constexpr char kReasonAlreadyInContinuousRestore[] = "already-in-continuous-restore";
+inline constexpr char kReasonLogreceiverLoggedIn[] = "logreceiver-logged-in";
+inline constexpr char kReasonUnacceptedGap[] = "unaccepted-gap";
+inline constexpr char kReasonRestoreStoppedAtGap[] = "restore-stopped-at-gap";
+inline constexpr char kReasonRestoreStoppedAtDamage[] = "restore-stopped-at-damage";
+
 inline constexpr char kContinuousRestoreMarker[] = "continuous-restore";
 inline constexpr char kRestoreSourceMarker[] = "restore-source";
 inline constexpr char kRestoreGapMarker[] = "restore-gap";

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "restore/control.h"
+#include "stone/stone.h"
 
 namespace tranship {
 
@@ -67,6 +68,8 @@ bool IsRestoreVerb(std::string_view verb) {
 Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::string_view verb,
                                    const std::vector<std::string>& args) {
   RestoreControl* rc = stone->restore();
+  // The remedies name the stone as restore's facts do: by its repository's name.
+  const std::string& name = stone->repository().stone_name;
   if (verb == "restore-from-archive-logs") {
     auto p = Parse(verb, args, {"DIR", "--to-end-of-log", "--prefix"},
                    "restore-from-archive-logs DIR... [--to-end-of-log N] [--prefix P]");
@@ -81,17 +84,19 @@ Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::s
             *p->to_end_of_log));
       }
     }
-    return rc->FromArchive(p->positional, p->prefix, to_end);
+    return AddStoneHint(rc->FromArchive(p->positional, p->prefix, to_end), name,
+                        p->positional);
   }
   if (verb == "restore-from-current-logs") {
     auto p = Parse(verb, args, {}, "restore-from-current-logs");
     if (!p.ok()) return p.status();
-    return rc->FromCurrentLogs();
+    return AddStoneHint(rc->FromCurrentLogs(), name,
+                        stone->repository().tranlog_dirs);
   }
   if (verb == "continuous-restore") {
     auto p = Parse(verb, args, {"DIR", "--prefix"}, "continuous-restore DIR... [--prefix P]");
     if (!p.ok()) return p.status();
-    return rc->StartContinuous(p->positional, p->prefix);
+    return AddStoneHint(rc->StartContinuous(p->positional, p->prefix), name);
   }
   if (verb == "stop-continuous-restore") {
     auto p = Parse(verb, args, {}, "stop-continuous-restore");
@@ -109,7 +114,7 @@ Result<std::string> RunRestoreVerb(Stone* stone, const AdminContext& ctx, std::s
     auto p = Parse(verb, args, {"--accept-gap"}, "commit-restore [--accept-gap]");
     if (!p.ok()) return p.status();
     uint32_t receivers = ctx.logreceivers ? ctx.logreceivers() : 0;
-    return rc->CommitRestore(p->accept_gap, receivers);
+    return AddStoneHint(rc->CommitRestore(p->accept_gap, receivers), name);
   }
   if (verb == "suspend-commits") {
     auto p = Parse(verb, args, {}, "suspend-commits");

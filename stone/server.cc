@@ -326,6 +326,8 @@ Status StoneServer::Impl::HandleFrame(Connection* c, const cp::Frame& f) {
 }
 
 void StoneServer::Impl::OnCommitDone(Connection* c, uint32_t id, Status s, uint64_t tid) {
+  // A refused commit (restore mode, suspended) reads with its remedy; done before the lock.
+  if (!s.ok()) s = AddStoneHint(std::move(s), engine_->options().stone_name);
   std::lock_guard<std::mutex> l(mu_);
   bool wake = completions_.empty();
   completions_.push_back(Completion{c, id, std::move(s), tid});

@@ -15,6 +15,8 @@
 // Thread-safety: as the engine's and the restore controller's methods.
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/engine.h"
@@ -26,7 +28,16 @@ namespace tranship {
 // The engine states facts; this adds the operator's remedy to those that name their
 // situation (engine/options.h, engine/restore_mode.h: the kReason* words), so that the
 // message reads "fact. To fix this ..." as the operator expects. Others pass unchanged.
-Status AddStoneHint(Status s, std::string_view stone);
+// restore/control.h's kReason* too; `restore_dirs`, the directories a restore read,
+// go into the remedy of a restore stopped at a gap.
+Status AddStoneHint(Status s, std::string_view stone,
+                    const std::vector<std::string>& restore_dirs = {});
+template <typename T>
+Result<T> AddStoneHint(Result<T> r, std::string_view stone,
+                       const std::vector<std::string>& restore_dirs = {}) {
+  if (r.ok()) return r;
+  return AddStoneHint(r.status(), stone, restore_dirs);
+}
 
 class Stone final : public RestoreTarget {
  public:

@@ -56,8 +56,11 @@ TEST_CASE("ArchiveRestoreContinuesTheHistoryAndSkipsWhatItHas") {
   CHECK(s->Get("a1").found);
   auto c = s->Commit(PutTxn("x", "y"));
   CHECK(c.status().code() == Status::Code::kBusy);
-  CHECK(c.status().message() == "The stone 'standby' is in restore mode; it accepts no commits "
-                                "until 'tranship admin standby commit-restore'");
+  CHECK(c.status().message() == "The stone 'standby' is in restore mode; it accepts no commits");
+  CHECK(c.status().reason() == std::string_view(kReasonInRestoreMode));
+  CHECK(AddStoneHint(c.status(), "standby").message() ==
+        "The stone 'standby' is in restore mode; it accepts no commits "
+        "until 'tranship admin standby commit-restore'");
 }
 
 TEST_CASE("ToEndOfLogStopsAfterThatFile") {
@@ -96,7 +99,10 @@ TEST_CASE("AMissingFileIsAGapNamedAndCommitRestoreNeedsAcceptGap") {
   auto c = s.restore()->CommitRestore(false, 0);
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().message().find("prodtranlog2.dbf is missing") != std::string::npos);
-  CHECK(c.status().message().find("--accept-gap") != std::string::npos);
+  CHECK(c.status().reason() == std::string_view(kReasonUnacceptedGap));
+  CHECK(AddStoneHint(c.status(), s.target()->repository().stone_name)
+            .message()
+            .find("--accept-gap") != std::string::npos);
   // The gap is remembered across a restart.
   s.reset();
   s = OpenOrDie(sb.Options());
@@ -239,7 +245,9 @@ TEST_CASE("SuspendCommitsWritesAFailoverCheckpointThatSurvivesRestarts") {
   REQUIRE(t.ok());
   auto c = p.e->Commit(PutTxn("x", "y"));
   CHECK(c.status().code() == Status::Code::kBusy);
-  CHECK(c.status().message().find("resume-commits") != std::string::npos);
+  CHECK(c.status().reason() == std::string_view(kReasonCommitsSuspended));
+  CHECK(AddStoneHint(c.status(), p.e->options().stone_name).message().find("resume-commits") !=
+        std::string::npos);
   CHECK(p.e->SuspendCommits().status().code() == Status::Code::kAlreadyExists);
   DurableEnd at_failover = p.e->durable_end();
   CHECK(at_failover.tid == *t);

@@ -117,7 +117,12 @@ TEST_CASE("AFailoverCheckpointStopsItAndCommitRestoreTakesOver") {
   CHECK(again->find("follows what comes after it") != std::string::npos);
   auto refused = x.s.restore()->CommitRestore(false, 0);
   REQUIRE_FALSE(refused.ok());
-  CHECK(refused.status().message().find("stop-continuous-restore") != std::string::npos);
+  // Restore states the fact and names it; the stone's command layer adds the remedy.
+  CHECK(refused.status().reason() == std::string_view(kReasonInContinuousRestore));
+  CHECK(refused.status().hint().empty());
+  CHECK(AddStoneHint(refused.status(), x.s.target()->repository().stone_name)
+            .message()
+            .find("stop-continuous-restore") != std::string::npos);
   CHECK(x.s.restore()->GetStatus().continuous);
   REQUIRE(x.s.restore()->StopContinuous().ok());
   CHECK(WaitFor([&] { return !x.s.restore()->GetStatus().continuous; }, kConverge));
