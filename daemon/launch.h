@@ -3,20 +3,16 @@
 // readiness pipe. The daemon's "OK" or "ERR" goes from its ReadinessNotifier through the
 // pipe to StartDaemon in the starting command, which prints it to the operator.
 //
-// Starting and stopping tranship daemons: the stone, the logsender and the logreceiver.
-//
 // `startstone NAME` (and startlogsender, startlogreceiver) fork and exec this binary as
 // the daemon's serve command (`tranship stone serve NAME --notify-fd 3`, `tranship
 // logsender serve ... --notify-fd 3`) in a new session, stdin and stdout on /dev/null,
 // stderr appended to the daemon's log. The child sets itself up, writes its pid file
-// under run/ and, once it serves, sends "OK" through the notify pipe. If it fails first
-// it sends "ERR <one line>" instead; if it dies, the pipe's EOF tells the parent. So the
-// parent returns exactly when the daemon is usable or certainly is not, without
-// sleeping.
-//
-// The stone: SIGTERM or SIGINT make the server return; the daemon then closes the engine
-// (clean stop: checkpoint and marker) and removes its pid file and socket. A SIGTERM
-// during recovery ends the process at once; the next start recovers again.
+// under run/ (run_files.h) and, once it serves, sends "OK" through the notify pipe. If it
+// fails first it sends "ERR <one line>" instead; if it dies, the pipe's EOF tells the
+// parent. So the parent returns exactly when the daemon is usable or certainly is not,
+// without sleeping. How each daemon stops is in its body's header (stone/daemon.h,
+// logsender/daemon.h, logreceiver/daemon.h); StopDaemonProcess sends the signal and
+// waits until the whole process is gone.
 
 #include <sys/types.h>
 

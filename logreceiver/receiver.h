@@ -3,7 +3,9 @@
 // walreceiver.
 //
 // Who starts it: `startlogreceiver` launches `tranship logreceiver serve`, which builds
-// one LogReceiver on its libuv loop (cli/logreceiver_command.cc). Tests build it over a
+// one LogReceiver on its libuv loop (logreceiver/daemon.h; the flags are parsed in
+// cli/logreceiver_command.cc). Frames are handled in receiver_frames.cc, archive writes
+// in archive_writes.cc. Tests build it over a
 // wire::MemoryPipe.
 //
 // What it owns: the archive directory (archive.h; nothing else writes there), at most

@@ -4,9 +4,11 @@
 //
 // Who starts it: `startlogsender` (cli/logsender_command.cc) forks and execs `tranship
 // logsender serve`, or runs it in the foreground (--foreground, for systemd and tests).
-// The daemon owns the libuv loop, the TCP/TLS listener, the signal handles and this
-// LogSender, which owns everything else: the receiver sessions, the shared frame cache,
-// the stone follower, the build jobs on the libuv thread pool and two timers.
+// The daemon (logsender/daemon.h, on the daemon/ skeleton) owns the libuv loop, the
+// TCP/TLS listener, the signal handles and this LogSender, which owns everything else:
+// the receiver sessions, the shared frame cache, the stone follower, the build jobs on
+// the libuv thread pool (build_jobs.cc) and two timers. How it follows changes of the
+// primary's history is history_changes.cc.
 //
 // What it ships: only records durable on the primary (Invariant 2). The durable end
 // comes from the stone's subscription (StoneFollower); while the stone is down the

@@ -1,6 +1,6 @@
 #pragma once
 // What a logsender reports about itself: the daemon writes it to run/logsender-PORT.status
-// as JSON (cli/logsender_command.cc) and `tranship status` shows it.
+// as JSON (logsender/daemon.cc) and `tranship status` shows it.
 
 #include <cstdint>
 #include <optional>
