@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -166,6 +169,31 @@ void RemoveRunFiles(const std::string& pid_path, const std::vector<std::string>&
   Result<ProcessDescription> mine = ReadPidFile(pid_path);
   if (mine.ok() && mine->pid == getpid()) (void)Env::Default()->RemoveFile(pid_path);
   for (const std::string& path : others) (void)Env::Default()->RemoveFile(path);
+}
+
+void WriteStatusFile(const std::string& path, std::string_view text) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  while (ok && !text.empty()) {
+    ssize_t w = ::write(fd, text.data(), text.size());
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) text.remove_prefix(static_cast<size_t>(w));
+  }
+  int err = ok ? 0 : errno;
+  if (fd >= 0 && ::close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    if (fd >= 0) (void)::unlink(tmp.c_str());
+    TS_LOG_WARN("cannot write {}: {}", path, std::strerror(err));
+  }
 }
 
 }  // namespace tranship::daemon

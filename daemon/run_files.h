@@ -73,6 +73,11 @@ ProcessDescription ThisProcess(const std::string& type, const std::string& name,
                                const std::string& port);
 // Writes the pid file; a failure is logged, not fatal (the daemon serves on).
 void WritePidFileOrWarn(const std::string& path, const ProcessDescription& d);
+// Replaces BASE.status with `text`: a temporary file, owner-only whatever the umask, then
+// a rename, so a reader sees the old or the new file whole. No fsync: it is rewritten
+// every second and only describes the daemon, so it costs the loop thread no disk
+// flush. A failure is logged, not fatal (the daemon serves on).
+void WriteStatusFile(const std::string& path, std::string_view text);
 // At a daemon's teardown: removes its pid file if it is still ours, and `others`.
 void RemoveRunFiles(const std::string& pid_path, const std::vector<std::string>& others);
 

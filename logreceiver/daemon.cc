@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "daemon/daemon.h"
 #include "daemon/run_files.h"
+#include "tranlog/json.h"
 #include "logreceiver/receiver.h"
 #include "logreceiver/standby_link.h"
 #include "wire/transport.h"
@@ -22,7 +23,7 @@
 namespace tranship::logreceiver {
 namespace {
 
-void WriteStatusFile(const std::string& path, const ReceiverConfig& c,
+void PublishStatus(const std::string& path, const ReceiverConfig& c,
                      const LogReceiver& r) {
   LogReceiver::Snapshot s = r.status();
   JsonWriter j;
@@ -36,20 +37,10 @@ void WriteStatusFile(const std::string& path, const ReceiverConfig& c,
   j.Key("peer"); j.String(s.peer);
   j.Key("archive_dir"); j.String(c.archive_dir);
   j.Key("archive_end");
-  j.BeginObject();
-  j.Key("file"); j.Uint(s.archive_end.pos.file_id);
-  j.Key("offset"); j.Uint(s.archive_end.pos.offset);
-  j.Key("tid"); j.Uint(s.archive_end.tid);
-  j.Key("commit_us"); j.Uint(s.archive_end.commit_time_us);
-  j.EndObject();
+  PutDurableEndJson(&j, s.archive_end);
   j.Key("primary_end");
   if (s.primary_known) {
-    j.BeginObject();
-    j.Key("file"); j.Uint(s.primary_end.pos.file_id);
-    j.Key("offset"); j.Uint(s.primary_end.pos.offset);
-    j.Key("tid"); j.Uint(s.primary_end.tid);
-    j.Key("commit_us"); j.Uint(s.primary_end.commit_time_us);
-    j.EndObject();
+    PutDurableEndJson(&j, s.primary_end);
   } else {
     j.Null();
   }
@@ -58,8 +49,7 @@ void WriteStatusFile(const std::string& path, const ReceiverConfig& c,
   j.Key("last_error"); j.String(s.last_error);
   j.Key("updated_us"); j.Uint(NowMicros());
   j.EndObject();
-  Status w = WriteFileAtomic(Env::Default(), path, j.str() + "\n");
-  if (!w.ok()) TS_LOG_WARN("cannot write {}: {}", path, w.ToString());
+  daemon::WriteStatusFile(path, j.str() + "\n");
 }
 
 }  // namespace
@@ -137,7 +127,7 @@ Status Serve(const ReceiverConfig& c, const ReceiverHome& h,
   const std::string pid_path = daemon::RunFilePath(h.run_dir, c.base, "pid");
   receiver.on_durable = [&](const DurableEnd& end) { standby.Notify(end); };
   receiver.on_written = [&](const DurableEnd& end) { standby.Notify(end); };
-  receiver.on_state = [&](LogReceiver::State) { WriteStatusFile(status_path, c, receiver); };
+  receiver.on_state = [&](LogReceiver::State) { PublishStatus(status_path, c, receiver); };
 
   standby.Start();  // first, so that the receiver's first question finds it connecting
   Status started = receiver.Start();
@@ -154,11 +144,11 @@ Status Serve(const ReceiverConfig& c, const ReceiverHome& h,
     standby.Close();
   });
   loop.WatchSignals();
-  loop.Every(1000, [&] { WriteStatusFile(status_path, c, receiver); });
+  loop.Every(1000, [&] { PublishStatus(status_path, c, receiver); });
 
   daemon::WritePidFileOrWarn(pid_path,
                              daemon::ThisProcess("logreceiver", c.stone, std::to_string(c.port)));
-  WriteStatusFile(status_path, c, receiver);
+  PublishStatus(status_path, c, receiver);
   notifier->Ready(fmt::format("The logreceiver for stone '{}' receives from {}:{} into {}",
                               c.stone, c.master, c.port, c.archive_dir));
 

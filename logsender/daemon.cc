@@ -17,21 +17,13 @@
 #include "base/log_limiter.h"
 #include "daemon/daemon.h"
 #include "daemon/run_files.h"
+#include "tranlog/json.h"
 #include "wire/transport.h"
 
 namespace tranship::logsender {
 namespace {
 
-void PutEnd(JsonWriter* j, const DurableEnd& e) {
-  j->BeginObject();
-  j->Key("file"); j->Uint(e.pos.file_id);
-  j->Key("offset"); j->Uint(e.pos.offset);
-  j->Key("tid"); j->Uint(e.tid);
-  j->Key("commit_us"); j->Uint(e.commit_time_us);
-  j->EndObject();
-}
-
-void WriteStatusFile(const std::string& path, const SenderConfig& c, const SenderStatus& s) {
+void PublishStatus(const std::string& path, const SenderConfig& c, const SenderStatus& s) {
   JsonWriter j;
   j.BeginObject();
   j.Key("pid"); j.Int(getpid());
@@ -40,7 +32,7 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   j.Key("stone"); j.String(c.stone);
   j.Key("tls"); j.Bool(c.tls.enabled);
   j.Key("stone_connected"); j.Bool(s.stone_connected);
-  j.Key("primary_end"); PutEnd(&j, s.primary_end);
+  j.Key("primary_end"); PutDurableEndJson(&j, s.primary_end);
   j.Key("receivers");
   j.BeginArray();
   for (const logsender::ReceiverStatus& r : s.receivers) {
@@ -79,17 +71,7 @@ void WriteStatusFile(const std::string& path, const SenderConfig& c, const Sende
   j.Key("dropped_sessions"); j.Uint(s.dropped_sessions);
   j.Key("updated_us"); j.Uint(NowMicros());
   j.EndObject();
-  // Rewritten every second: no fsync, a crash leaves the old or the new file (rename).
-  // Owner-only like everything in the home, whatever the umask.
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
-  if (f == nullptr && fd >= 0) ::close(fd);
-  bool ok = f != nullptr && std::fputs((j.str() + "\n").c_str(), f) >= 0;
-  if (f != nullptr) ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    TS_LOG_WARN("cannot write {}: {}", path, strerror(errno));
-  }
+  daemon::WriteStatusFile(path, j.str() + "\n");
 }
 
 }  // namespace
@@ -145,7 +127,7 @@ Status Serve(const SenderConfig& c, const SenderHome& h, daemon::ReadinessNotifi
   o.timeout_ms = c.timeout_ms;
   bool serving = false;
   o.on_status = [&](const SenderStatus& s) {
-    if (serving) WriteStatusFile(status_path, c, s);
+    if (serving) PublishStatus(status_path, c, s);
   };
   LogSender sender(loop.loop(), o);
   Status started = sender.Start();
@@ -184,7 +166,7 @@ Status Serve(const SenderConfig& c, const SenderHome& h, daemon::ReadinessNotifi
   daemon::WritePidFileOrWarn(pid_path,
                              daemon::ThisProcess("logsender", c.stone, std::to_string(c.port)));
   serving = true;
-  WriteStatusFile(status_path, c, sender.Snapshot());
+  PublishStatus(status_path, c, sender.Snapshot());
   TS_LOG_INFO("logsender for the stone '{}' listening on {}:{}{}", c.stone, c.listen, c.port,
               c.tls.enabled ? " (TLS)" : " (plaintext)");
   notifier->Ready(fmt::format("The logsender for the stone '{}' listens on {}:{}{}", c.stone,

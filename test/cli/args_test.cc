@@ -1,11 +1,15 @@
 // Argument splitting and pid files: the small pieces every command relies on.
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <doctest/doctest.h>
 
 #include "cli/args.h"
 #include "daemon/run_files.h"
+#include "test/test_util.h"
 
 namespace tranship::cli {
 
@@ -80,6 +84,25 @@ TEST_CASE("PidFileRoundTrips") {
   CHECK(e->mode == "restore");
   CHECK_FALSE(ParsePidFile("").ok());
   CHECK_FALSE(ParsePidFile("abc\ntype=stone\n").ok());
+}
+
+TEST_CASE("StatusFileIsReplacedWholeAndOwnerOnly") {
+  test::TempDir dir;
+  const std::string path = dir / "logsender-5000.status";
+  mode_t old = ::umask(0);  // the file is 0600 whatever the umask
+  daemon::WriteStatusFile(path, "{\"a\":1}\n");
+  daemon::WriteStatusFile(path, "{\"b\":2}\n");
+  ::umask(old);
+  CHECK(test::ReadAll(path) == "{\"b\":2}\n");
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  // A directory that cannot take it: logged, nothing left behind, the caller goes on.
+  const std::string gone = dir / "no-such-dir/x.status";
+  daemon::WriteStatusFile(gone, "{}\n");
+  CHECK_FALSE(std::filesystem::exists(gone));
+  CHECK_FALSE(std::filesystem::exists(gone + ".tmp"));
 }
 
 TEST_CASE("ProcessAliveSeesThisProcessAndNotANonexistentOne") {
