@@ -16,7 +16,10 @@ struct Digest {
   std::string sha256_hex;  // SHA-256 over the sorted (key, value) pairs
 };
 
-// Reads the whole state under the store's shared lock: writers wait meanwhile.
+// Reads the state at one TID through a consistent scan (engine/snapshot_scan.h), while
+// commits go on. A scan cut short by restore mode replacing the state starts again on
+// the new state; one that fails otherwise leaves sha256_hex empty, which equals no
+// other digest (and is logged).
 Digest ComputeDigest(const StateStore& store);
 
 }  // namespace tranship

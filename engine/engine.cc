@@ -62,8 +62,7 @@ class EngineImpl final : public Engine {
         // A suspended primary stays exactly at its failover checkpoint (its standbys
         // and a new primary descend from there): nothing to record at the stop.
         [this]() -> Result<uint64_t> {
-          return ckpt_.SuspendedAndIdle() ? Result<uint64_t>(uint64_t{0})
-                                          : ckpt_.Run(/*wait=*/true);
+          return ckpt_.SuspendedAndIdle() ? Result<uint64_t>(uint64_t{0}) : ckpt_.Run();
         },
         [this] { ckpt_.RunIfDue(); }});
   }
@@ -104,8 +103,19 @@ class EngineImpl final : public Engine {
     return store_.Scan(start, limit);
   }
 
+  // The log writer only starts the checkpoint; the extent is waited for here, so that
+  // commits go on meanwhile.
   Result<uint64_t> Checkpoint() override {
-    return log_.Control([this] { return ckpt_.Run(/*wait=*/true); });
+    uint64_t seq = 0;
+    Result<uint64_t> tid = log_.Control([&]() -> Result<uint64_t> {
+      Result<Checkpointer::Started> started = ckpt_.Start();
+      if (!started.ok()) return started.status();
+      seq = started->seq;
+      return started->tid;
+    });
+    if (!tid.ok()) return tid;
+    TRANSHIP_RETURN_IF_ERROR(ckpt_.Wait(seq));
+    return tid;
   }
   Result<uint64_t> StartNewLog() override {
     return log_.Control([this] { return log_.NewLog(); });
@@ -121,7 +131,7 @@ class EngineImpl final : public Engine {
   RestoreProgress restore_progress() const override { return store_.restore_progress(); }
 
   Status ApplyRestored(
-      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) override {
+      const std::function<void(StateEdit* state, RestoreProgress* progress)>& fn) override {
     return modes_.ApplyRestored(fn);
   }
 

@@ -27,6 +27,7 @@
 #include "engine/extent.h"
 #include "engine/options.h"
 #include "engine/restore_mode.h"
+#include "engine/snapshot_scan.h"
 #include "tranlog/commit.h"
 #include "tranlog/types.h"
 
@@ -116,7 +117,7 @@ class Engine {
   // rules), and the durable end follows. Readers wait meanwhile: keep a batch to about
   // a thousand records. One caller at a time (restore's RestoreControl sees to it).
   virtual Status ApplyRestored(
-      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) = 0;
+      const std::function<void(StateEdit* state, RestoreProgress* progress)>& fn) = 0;
   // Replaces the state and position of a running stone and puts it in restore mode
   // (restore-from-backup), checkpointing at once. Busy while a restore runs.
   virtual Status EnterRestoreMode(StateMap state, const RestoredPosition& pos) = 0;

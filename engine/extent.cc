@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/crc32c.h"
+#include "base/pacer.h"
 #include "engine/saved_state.h"
 
 namespace tranship {
@@ -18,6 +19,8 @@ constexpr size_t kHeaderSize = 104;
 constexpr size_t kTrailerSize = 8 + 8 + 4 + 4;  // magic, keys, reserved, CRC
 // Entries are buffered to this size before each write: few syscalls, modest memory.
 constexpr size_t kWriteChunk = 4 << 20;
+// Entries read from the state under its lock at a time: a commit waits for at most one.
+constexpr size_t kScanChunk = 1024;
 
 std::string EncodeHeader(const ExtentHeader& h) {
   std::string s;
@@ -33,28 +36,43 @@ static_assert(kHeaderSize == kSavedStateHeaderSize + 8);
 
 Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
                    const StateMap& state) {
+  MapView view(state);
+  return WriteExtent(env, dir, header, view);
+}
+
+Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
+                   StateView& state, uint64_t bytes_per_s) {
   std::string path = JoinPath(dir, kExtentFileName);
   std::string tmp = path + ".tmp";
   auto f = env->NewWritableFile(tmp, /*truncate=*/true);
   if (!f.ok()) return f.status();
   ExtentHeader h = header;
-  h.keys = state.size();
+  h.keys = state.keys();
   h.created_us = NowMicros();
   std::string buf = EncodeHeader(h);
+  buf.reserve(kWriteChunk + (64 << 10));  // one buffer for the whole write, never regrown
   uint32_t crc = 0;
   Status s;
+  Pacer pacer(bytes_per_s);
   auto flush = [&]() {
     crc = crc32c::Extend(crc, buf.data(), buf.size());
     s = (*f)->Append(AsBytes(buf));
+    // Written back as it goes: the fsync at the end then finds little to write, and the
+    // commits' own fdatasyncs never queue behind the whole extent at once.
+    (*f)->StartWriteback();
+    pacer.Pace(buf.size());
     buf.clear();
   };
   // Each entry: varint key length, key, varint value length, value, varint version.
-  for (const auto& [key, e] : state) {
-    PutStateEntry(&buf, key, e);
-    if (buf.size() >= kWriteChunk) {
-      flush();
-      if (!s.ok()) break;
+  auto put = [&buf](std::string_view key, const StateEntry& e) { PutStateEntry(&buf, key, e); };
+  for (;;) {
+    Result<bool> more = state.Next(kScanChunk, put);
+    if (!more.ok()) {
+      s = more.status();
+      break;
     }
+    if (buf.size() >= kWriteChunk || !*more) flush();
+    if (!s.ok() || !*more) break;
   }
   if (s.ok()) {
     buf.append(kTrailerMagic, 8);

@@ -14,22 +14,18 @@
 
 #include "base/env.h"
 #include "base/status.h"
+#include "engine/state_map.h"
 #include "tranlog/types.h"
 
 namespace tranship {
 
-struct StateEntry {
-  std::string value;
-  uint64_t version = 0;  // TID of the commit that last wrote the key
-};
-using StateMap = std::map<std::string, StateEntry, std::less<>>;
-
-// A copy of the whole state at one TID and where that TID sits in the tranlog history
-// (what a full backup writes).
+// The whole state at one TID and where that TID sits in the tranlog history (what a full
+// backup writes): a consistent scan of the live state (engine/snapshot_scan.h).
 struct StateSnapshot {
   DurableEnd at;  // lineage, position after record `at.tid`, its chain and commit time
   bool commits_suspended = false;
-  std::shared_ptr<const StateMap> state;
+  std::shared_ptr<StateView> state;
+  uint64_t write_bytes_per_s = 0;  // the stone's pace for writing it out (0: no limit)
 };
 
 struct ExtentHeader {
@@ -52,6 +48,10 @@ inline constexpr uint64_t kExtentFlagRestoring = 2;
 
 inline constexpr char kExtentFileName[] = "extent0.dbf";
 
+// Writes the entries of `state`, read a chunk at a time, and their count as `keys`, at
+// most `bytes_per_s` fast (0: as fast as the disk takes them; base/pacer.h).
+Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
+                   StateView& state, uint64_t bytes_per_s = 0);
 Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
                    const StateMap& state);
 // Reads and checks (magic, version, CRC over the whole file) an extent.

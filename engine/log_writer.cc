@@ -174,19 +174,13 @@ Status LogWriter::FlushBatch() {
     batch_.clear();
     return s;
   }
-  store_->Write([&](StateMap* state, uint64_t* applied_tid, RestoreProgress*) {
+  store_->Write([&](StateEdit* state, uint64_t* applied_tid, RestoreProgress*) {
     for (Pending& p : batch_) {
       for (WriteOp& w : p.writes) {
         if (w.kind == WriteOp::Kind::kPut) {
-          auto it = state->find(w.key);
-          if (it == state->end()) {
-            state->emplace(std::move(w.key), StateEntry{std::move(w.value), p.tid});
-          } else {
-            it->second.value = std::move(w.value);
-            it->second.version = p.tid;
-          }
+          state->Put(std::move(w.key), std::move(w.value), p.tid);
         } else {
-          state->erase(w.key);
+          state->Erase(w.key);
         }
       }
     }
@@ -221,7 +215,7 @@ Status LogWriter::CloseWriter() {
 
 void LogWriter::SyncAppliedTid() {
   uint64_t tid = writer_->last_tid();
-  store_->Write([tid](StateMap*, uint64_t* applied_tid, RestoreProgress*) { *applied_tid = tid; });
+  store_->Write([tid](StateEdit*, uint64_t* applied_tid, RestoreProgress*) { *applied_tid = tid; });
 }
 
 void LogWriter::PublishEnd() {
@@ -242,19 +236,22 @@ Result<uint64_t> LogWriter::NewLog() {
 // Runs between batches (the pending one was just flushed), so no commit is half applied
 // and the durable end's TID is the state's.
 Result<StateSnapshot> LogWriter::SnapshotNow() {
-  return store_->Read([&](const StateMap& state, uint64_t applied_tid,
-                          const RestoreProgress& restore) -> Result<StateSnapshot> {
-    StateSnapshot s;
-    // In restore mode the restored position moves under the state lock held here.
-    s.at = restoring_ ? restore.at.AsEnd() : feed_->end();
-    if (s.at.tid != applied_tid) {
-      return Status::Busy(fmt::format("the state (TID {}) and the tranlog end (TID {}) "
-                                      "disagree; retry", applied_tid, s.at.tid));
-    }
-    s.commits_suspended = suspended_;
-    s.state = std::make_shared<const StateMap>(state);
-    return s;
-  });
+  StateSnapshot s;
+  uint64_t state_tid = 0;
+  std::shared_ptr<SnapshotScan> scan =
+      store_->OpenScan([&](uint64_t applied_tid, const RestoreProgress& restore) {
+        // In restore mode the restored position moves under the state lock held here.
+        s.at = restoring_ ? restore.at.AsEnd() : feed_->end();
+        state_tid = applied_tid;
+      });
+  if (s.at.tid != state_tid) {
+    return Status::Busy(fmt::format("the state (TID {}) and the tranlog end (TID {}) "
+                                    "disagree; retry", state_tid, s.at.tid));
+  }
+  s.commits_suspended = suspended_;
+  s.state = std::move(scan);
+  s.write_bytes_per_s = opts_.state_write_bytes_per_s;
+  return s;
 }
 
 void LogWriter::RecordError(const std::string& message) {

@@ -28,6 +28,7 @@
 
 #include "base/status.h"
 #include "engine/durable_end.h"
+#include "engine/extent.h"
 #include "engine/options.h"
 #include "engine/state_store.h"
 #include "tranlog/commit.h"
@@ -69,7 +70,7 @@ class LogWriter {
   void PublishEnd();
   // Ends the current tranlog with a log switch and starts the next file.
   Result<uint64_t> NewLog();
-  // A copy of the state with its durable end (Engine::SnapshotState).
+  // A consistent scan of the state with its durable end (Engine::SnapshotState).
   Result<StateSnapshot> SnapshotNow();
 
   // Any thread.

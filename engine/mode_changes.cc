@@ -7,10 +7,10 @@
 namespace tranship {
 
 Status ModeChanges::ApplyRestored(
-    const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) {
+    const std::function<void(StateEdit* state, RestoreProgress* progress)>& fn) {
   std::lock_guard<std::mutex> rl(restore_mu_);
   if (!log_->restoring()) return NotInRestoreModeStatus(opts_.stone_name);
-  DurableEnd end = store_->Write([&](StateMap* state, uint64_t* applied_tid,
+  DurableEnd end = store_->Write([&](StateEdit* state, uint64_t* applied_tid,
                                      RestoreProgress* restore) {
     fn(state, restore);
     *applied_tid = restore->at.tid;
@@ -28,16 +28,16 @@ Result<uint64_t> ModeChanges::Suspend() {
   log_->set_suspended(true);
   // The failover checkpoint record alone makes the suspension durable (recovery
   // replays it as suspended), so the answer need not wait for the extent, which is
-  // written in the background from the frozen state.
-  Result<uint64_t> r = ckpt_->Run(/*wait=*/false, tranlog::kFlagFailover, /*state_frozen=*/true);
+  // written in the background.
+  Result<Checkpointer::Started> r = ckpt_->Start(tranlog::kFlagFailover);
   if (w->last_tid() == before) log_->set_suspended(false);  // the record was not written
-  if (r.ok()) TS_LOG_INFO("commits suspended for failover at TID {}", *r);
-  return r;
+  if (!r.ok()) return r.status();
+  TS_LOG_INFO("commits suspended for failover at TID {}", r->tid);
+  return r->tid;
 }
 
 Result<uint64_t> ModeChanges::Resume() {
   if (log_->restoring()) return InRestoreModeStatus(opts_.stone_name);
-  ckpt_->Join();  // it may still read the frozen state
   if (!log_->suspended()) return NotSuspendedStatus(opts_.stone_name);
   tranlog::Writer* w = log_->writer();
   uint64_t tid = w->Add(tranlog::RecordType::kResumeCommits, 0, NowMicros(), Bytes());
@@ -71,7 +71,7 @@ Result<uint64_t> ModeChanges::CommitRestore(uint64_t file_id) {
   log_->ReplaceWriter(std::move(*w));
   log_->set_restoring(false);
   log_->set_suspended(false);
-  store_->Write([](StateMap*, uint64_t*, RestoreProgress* restore) { restore->failover_tid = 0; });
+  store_->Write([](StateEdit*, uint64_t*, RestoreProgress* restore) { restore->failover_tid = 0; });
   // No checkpoint now, and the periodic one a whole interval from now: copying a large
   // state would hold up the first commits after a failover. Until then recovery finds
   // the restoring extent continued by this file and replays it as a primary.
@@ -86,10 +86,10 @@ Result<uint64_t> ModeChanges::CommitRestore(uint64_t file_id) {
 
 Result<uint64_t> ModeChanges::EnterRestore(StateMap* state, const RestoredPosition& pos) {
   std::lock_guard<std::mutex> rl(restore_mu_);
-  ckpt_->Join();  // it may still read the frozen state of a suspended primary
+  ckpt_->Join();  // the extent write in progress ends before the state is replaced
   TRANSHIP_RETURN_IF_ERROR(log_->CloseWriter());
-  store_->Write([&](StateMap* s, uint64_t* applied_tid, RestoreProgress* restore) {
-    s->swap(*state);
+  store_->Write([&](StateEdit* s, uint64_t* applied_tid, RestoreProgress* restore) {
+    s->Replace(state);
     *restore = RestoreProgress{};
     restore->at = pos;
     *applied_tid = pos.tid;
@@ -98,7 +98,7 @@ Result<uint64_t> ModeChanges::EnterRestore(StateMap* state, const RestoredPositi
   log_->set_suspended(false);
   feed_->Publish(pos.AsEnd());
   TS_LOG_INFO("entered restore mode at {}", pos.ToString());
-  return ckpt_->Run(/*wait=*/true);
+  return ckpt_->Run();
 }
 
 }  // namespace tranship

@@ -32,7 +32,7 @@ class ModeChanges {
       : env_(env), opts_(opts), log_(log), ckpt_(ckpt), store_(store), feed_(feed) {}
 
   // Any thread (Engine::ApplyRestored).
-  Status ApplyRestored(const std::function<void(StateMap* state, RestoreProgress* progress)>& fn);
+  Status ApplyRestored(const std::function<void(StateEdit* state, RestoreProgress* progress)>& fn);
 
   // REQUIRES: called on the log-writer thread.
   Result<uint64_t> Suspend();

@@ -8,22 +8,15 @@
 
 namespace tranship {
 
-Status ApplyRecord(const tranlog::RecordRef& rec, StateMap* state) {
+Status ApplyRecord(const tranlog::RecordRef& rec, StateEdit* state) {
   if (rec.header.type != tranlog::RecordType::kCommit) return Status::OK();
   uint64_t tid = rec.header.tid;
   return DecodeCommitPayload(rec.payload, [&](WriteOp::Kind kind, std::string_view key,
                                               std::string_view value) {
     if (kind == WriteOp::Kind::kPut) {
-      auto it = state->find(key);
-      if (it == state->end()) {
-        state->emplace(std::string(key), StateEntry{std::string(value), tid});
-      } else {
-        it->second.value.assign(value);
-        it->second.version = tid;
-      }
+      state->Put(key, value, tid);
     } else {
-      auto it = state->find(key);
-      if (it != state->end()) state->erase(it);
+      state->Erase(key);
     }
   });
 }
@@ -192,7 +185,8 @@ Result<RecoveredState> Recover(const EngineOptions& o, Env* env) {
             "{} offset {}: a record follows the log switch", path, rec.pos.offset)))
                 .WithReason(kReasonCannotRecover);
       }
-      Status s = ApplyRecord(rec, &rs.state);
+      StateEdit edit(&rs.state);
+      Status s = ApplyRecord(rec, &edit);
       if (!s.ok()) {
         return Status::Corruption(CannotRecover(
             fmt::format("{} offset {}: {}", path, rec.pos.offset, s.message())))

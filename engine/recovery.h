@@ -27,6 +27,7 @@
 #include "engine/options.h"
 #include "engine/extent.h"
 #include "engine/restore_mode.h"
+#include "engine/snapshot_scan.h"
 #include "tranlog/commit.h"
 #include "tranlog/reader.h"
 #include "tranlog/writer.h"
@@ -53,7 +54,7 @@ struct RecoveredState {
 Result<RecoveredState> Recover(const EngineOptions& options, Env* env);
 
 // Applies a commit record's operations to `state` (other record types change no keys).
-Status ApplyRecord(const tranlog::RecordRef& rec, StateMap* state);
+Status ApplyRecord(const tranlog::RecordRef& rec, StateEdit* state);
 
 // Bookkeeping shared by recovery and (later) restore: lineage, suspension.
 void NoteRecord(const tranlog::RecordRef& rec, Lineage* lineage, bool* commits_suspended);

@@ -22,6 +22,7 @@
 
 #include "engine/extent.h"
 #include "engine/restore_mode.h"
+#include "engine/snapshot_scan.h"
 #include "tranlog/reader.h"
 #include "tranlog/types.h"
 
@@ -37,7 +38,7 @@ enum class ApplyVerdict { kApplied, kSkipped, kGap, kFork, kBadRecord };
 // RestoreTarget::ApplyRestored, with the engine's state lock held.
 class RestoreApplier {
  public:
-  RestoreApplier(RestoreProgress* progress, StateMap* state)
+  RestoreApplier(RestoreProgress* progress, StateEdit* state)
       : progress_(progress), state_(state) {}
 
   // `end_offset` is where the record ends in its file (the reader's offset after it).
@@ -48,7 +49,7 @@ class RestoreApplier {
 
  private:
   RestoreProgress* progress_;
-  StateMap* state_;
+  StateEdit* state_;
   std::string why_;
 };
 

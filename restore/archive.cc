@@ -121,7 +121,7 @@ ArchiveReplayer::Step ArchiveReplayer::Next(size_t max_records) {
   std::string bad_why;
   uint64_t next_file = 0;
   tranlog::FileReader::Outcome out = tranlog::FileReader::Outcome::kRecord;
-  Status st = target_->ApplyRestored([&](StateMap* state, RestoreProgress* progress) {
+  Status st = target_->ApplyRestored([&](StateEdit* state, RestoreProgress* progress) {
     RestoreApplier a(progress, state);
     tranlog::RecordRef rec;
     while (n < max_records) {

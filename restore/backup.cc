@@ -82,19 +82,19 @@ Result<BackupDone> FullBackup(RestoreTarget* target, const std::string& stone_na
   h.last_commit_us = snap->at.commit_time_us;
   h.flags = snap->commits_suspended ? kBackupFlagCommitsSuspended : 0;
   h.stone_name = stone_name;
-  TS_LOG_INFO("full-backup to {}: state at TID {} ({} keys) copied in {:.1f} ms", path, h.tid,
-              snap->state->size(), (MonotonicNanos() - t0) / 1e6);
+  TS_LOG_INFO("full-backup to {}: writing the state at TID {} ({} keys) while commits go on",
+              path, h.tid, snap->state->keys());
   BackupDone done;
   BackupProgressFn count = [&](const BackupProgress& p) {
     done.bytes = p.bytes_done;
     if (progress) progress(p);
   };
-  Status s = WriteBackupFile(env, path, h, *snap->state, count);
+  Status s = WriteBackupFile(env, path, h, *snap->state, count, snap->write_bytes_per_s);
   if (!s.ok()) {
     TS_LOG_ERROR("{}", s.message());
     return s;
   }
-  h.keys = snap->state->size();
+  h.keys = snap->state->keys();
   done.header = h;
   done.seconds = (MonotonicNanos() - t0) / 1e9;
   TS_LOG_INFO("{}", DescribeBackup(done, path));

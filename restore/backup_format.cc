@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/pacer.h"
 #include "base/crc32c.h"
 #include "engine/saved_state.h"
 #include "tranlog/format.h"
@@ -18,6 +19,8 @@ namespace {
 // Entries are buffered to this size before each write, and read in chunks of it: few
 // system calls, bounded memory, and a progress report per chunk.
 constexpr size_t kChunk = 4 << 20;
+// Entries read from the state under its lock at a time: a commit waits for at most one.
+constexpr size_t kScanChunk = 1024;
 // A key or value longer than one tranlog record could never have been committed.
 constexpr uint64_t kMaxFieldSize = tranlog::kMaxPayloadSize;
 
@@ -151,6 +154,13 @@ Parse ParseEntry(Decoder* d, std::string_view* key, std::string_view* value, uin
 
 Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& header,
                        const StateMap& state, const BackupProgressFn& progress) {
+  MapView view(state);
+  return WriteBackupFile(env, path, header, view, progress);
+}
+
+Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& header,
+                       StateView& state, const BackupProgressFn& progress,
+                       uint64_t bytes_per_s) {
   if (header.stone_name.size() > kBackupMaxNameSize) {
     return Status::InvalidArgument("stone name too long for a backup header");
   }
@@ -166,26 +176,35 @@ Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& he
                                        path, f.status().message()));
   }
   BackupHeader h = header;
-  h.keys = state.size();
+  h.keys = state.keys();
   h.created_us = NowMicros();
   Sha256 sha;
   BackupProgress pr{0, h.keys, 0, 0};
   std::string buf = EncodeHeader(h);
+  buf.reserve(kChunk + (64 << 10));  // one buffer for the whole write, never regrown
   Status s;
+  Pacer pacer(bytes_per_s);
   auto flush = [&]() {
     sha.Update(buf);
     s = (*f)->Append(AsBytes(buf));
+    (*f)->StartWriteback();  // as the extent does (engine/extent.cc)
+    pacer.Pace(buf.size());
     pr.bytes_done += buf.size();
     buf.clear();
     if (s.ok() && progress) progress(pr);
   };
-  for (const auto& [key, e] : state) {
+  auto put = [&](std::string_view key, const StateEntry& e) {
     PutStateEntry(&buf, key, e);
     pr.keys_done++;
-    if (buf.size() >= kChunk) {
-      flush();
-      if (!s.ok()) break;
+  };
+  for (;;) {
+    Result<bool> more = state.Next(kScanChunk, put);
+    if (!more.ok()) {
+      s = more.status();
+      break;
     }
+    if (buf.size() >= kChunk || !*more) flush();
+    if (!s.ok() || !*more) break;
   }
   if (s.ok()) {
     buf.append(kBackupTrailerMagic, 8);

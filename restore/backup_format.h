@@ -53,6 +53,11 @@ using BackupProgressFn = std::function<void(const BackupProgress&)>;
 // file is removed) and the status is one line naming the file; NoSpace for a full disk.
 Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& header,
                        const StateMap& state, const BackupProgressFn& progress = nullptr);
+// The same from a view read a chunk at a time (a consistent scan of a live stone), at
+// most `bytes_per_s` fast (0: as fast as the disk takes them; base/pacer.h).
+Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& header,
+                       StateView& state, const BackupProgressFn& progress = nullptr,
+                       uint64_t bytes_per_s = 0);
 
 // Reads `path` and verifies all of it. Failures are one line naming the file: NotFound,
 // Corruption (truncated, changed, not a backup), NotSupported (another format version).

@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "engine/extent.h"
 #include "engine/restore_mode.h"
+#include "engine/snapshot_scan.h"
 #include "tranlog/types.h"
 
 namespace tranship {
@@ -40,7 +41,7 @@ class RestoreTarget {
   // Restore mode only (Busy otherwise): runs `fn` with the state locked for writing, to
   // extend the restored history (restore/apply.h). One caller at a time.
   virtual Status ApplyRestored(
-      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) = 0;
+      const std::function<void(StateEdit* state, RestoreProgress* progress)>& fn) = 0;
   // Newest own tranlog file id (0 if none).
   virtual uint64_t newest_tranlog_id() const = 0;
   // Leaves restore mode under a new lineage whose first tranlog is `file_id`.

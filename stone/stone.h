@@ -58,7 +58,7 @@ class Stone final : public RestoreTarget {
   bool commits_suspended() const override { return engine_->stats().commits_suspended; }
   RestoreProgress restore_progress() const override { return engine_->restore_progress(); }
   Status ApplyRestored(
-      const std::function<void(StateMap* state, RestoreProgress* progress)>& fn) override {
+      const std::function<void(StateEdit* state, RestoreProgress* progress)>& fn) override {
     return AddStoneHint(engine_->ApplyRestored(fn), repository_.stone_name);
   }
   uint64_t newest_tranlog_id() const override { return engine_->newest_tranlog_id(); }

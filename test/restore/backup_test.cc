@@ -96,7 +96,8 @@ Replayed ReplayTo(const EngineOptions& o, uint64_t tid) {
     REQUIRE(reader.ok());
     tranlog::RecordRef rec;
     while ((*reader)->Next(&rec) == tranlog::FileReader::Outcome::kRecord) {
-      REQUIRE(ApplyRecord(rec, &r.state).ok());
+      StateEdit edit(&r.state);
+      REQUIRE(ApplyRecord(rec, &edit).ok());
       if (rec.header.type == tranlog::RecordType::kLineageStart) {
         tranlog::LineageStartPayload p;
         REQUIRE(tranlog::DecodeLineageStart(rec.payload, &p).ok());

@@ -41,7 +41,7 @@ TEST_CASE("MoveRefusalsSayWhatToDo") {
   StoneFixture stone;
   // The engine names the stone by its options (the fixture leaves the default name).
   const std::string name = stone.engine()->options().stone_name;
-  auto restored = stone.stone()->ApplyRestored([](StateMap*, RestoreProgress*) {});
+  auto restored = stone.stone()->ApplyRestored([](StateEdit*, RestoreProgress*) {});
   REQUIRE_FALSE(restored.ok());
   CHECK(restored.code() == Status::Code::kBusy);
   CHECK(restored.message() == "The stone '" + name + "' is not in restore mode. To restore "
