@@ -30,7 +30,8 @@ bool ProcessAlive(pid_t pid);
 // Every thread has exited: whatever the process held (locks, ports, files) is released.
 bool ProcessGone(pid_t pid);
 
-// Waits (polling /proc, up to max_ms) until `pid` is gone; false if it is not by then.
+// Waits (on a pidfd, or polling /proc, up to max_ms) until `pid` is gone; false if it is
+// not by then.
 bool WaitUntilGone(pid_t pid, uint64_t max_ms);
 
 // A /proc file whole ("" if it cannot be read): they report size 0, so they are read to

@@ -122,15 +122,11 @@ Status StopDaemonProcess(pid_t pid, const std::string& what, const std::string& 
   if (kill(pid, SIGTERM) != 0 && errno != ESRCH) {
     return Status::FromErrno(errno, fmt::format("kill -TERM {}", pid));
   }
-  uint64_t deadline = MonotonicNanos() + static_cast<uint64_t>(timeout_s) * 1000000000u;
   // Until every thread has exited, the process still holds its locks and ports.
-  while (!ProcessGone(pid)) {
-    if (MonotonicNanos() > deadline) {
-      return Status::TimedOut(fmt::format(
-          "{} (pid {}) did not stop within {} s. See {}; to force it run 'kill -9 {}'.", what,
-          pid, timeout_s, log_path, pid));
-    }
-    usleep(10 * 1000);
+  if (!WaitUntilGone(pid, static_cast<uint64_t>(timeout_s) * 1000)) {
+    return Status::TimedOut(fmt::format(
+        "{} (pid {}) did not stop within {} s. See {}; to force it run 'kill -9 {}'.", what,
+        pid, timeout_s, log_path, pid));
   }
   return Status::OK();
 }

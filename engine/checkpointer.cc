@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "base/background.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -130,6 +131,7 @@ void Checkpointer::Queue(Job job) {
 
 void Checkpointer::Work() {
   pthread_setname_np(pthread_self(), "tranship-ckpt");
+  LowerThreadPriority();
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
     work_cv_.wait(l, [this] { return stop_ || pending_; });

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/background.h"
 #include "base/coding.h"
 #include "base/log.h"
 #include "engine/state_store.h"
@@ -51,13 +52,20 @@ Result<Digest> DigestOnce(const StateStore& store) {
 }  // namespace
 
 Digest ComputeDigest(const StateStore& store) {
-  for (;;) {
-    Result<Digest> d = DigestOnce(store);
-    if (d.ok()) return *d;
-    if (d.status().code() == Status::Code::kAborted) continue;  // restore mode began
-    TS_LOG_ERROR("digest failed: {}", d.status().ToString());
-    return Digest{};
-  }
+  Digest out;
+  RunInBackground([&] {
+    for (;;) {
+      Result<Digest> d = DigestOnce(store);
+      if (d.ok()) {
+        out = std::move(*d);
+        return;
+      }
+      if (d.status().code() == Status::Code::kAborted) continue;  // restore mode began
+      TS_LOG_ERROR("digest failed: {}", d.status().ToString());
+      return;
+    }
+  });
+  return out;
 }
 
 }  // namespace tranship

@@ -17,7 +17,7 @@ struct Digest {
 };
 
 // Reads the state at one TID through a consistent scan (engine/snapshot_scan.h), while
-// commits go on. A scan cut short by restore mode replacing the state starts again on
+// commits go on, on a thread at background priority (base/background.h). A scan cut short by restore mode replacing the state starts again on
 // the new state; one that fails otherwise leaves sha256_hex empty, which equals no
 // other digest (and is logged).
 Digest ComputeDigest(const StateStore& store);

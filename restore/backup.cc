@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/background.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -89,7 +90,10 @@ Result<BackupDone> FullBackup(RestoreTarget* target, const std::string& stone_na
     done.bytes = p.bytes_done;
     if (progress) progress(p);
   };
-  Status s = WriteBackupFile(env, path, h, *snap->state, count, snap->write_bytes_per_s);
+  // At background priority, paced: commits go on meanwhile (base/background.h).
+  Status s;
+  RunInBackground(
+      [&] { s = WriteBackupFile(env, path, h, *snap->state, count, snap->write_bytes_per_s); });
   if (!s.ok()) {
     TS_LOG_ERROR("{}", s.message());
     return s;
