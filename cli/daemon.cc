@@ -17,7 +17,6 @@
 
 #include "base/clock.h"
 #include "base/env.h"
-#include "cli/stone_state.h"
 
 namespace tranship::cli {
 
@@ -76,31 +75,6 @@ Status RunDaemonServe(const Args& args, const std::string& group, const std::str
     std::exit(1);
   }
   return s;
-}
-
-Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool restore_mode,
-                               const std::string& self_exe) {
-  DaemonLaunch launch;
-  launch.args = {"stone", "serve", name};
-  if (restore_mode) launch.args.push_back("-R");
-  launch.log_path = home.LogPath(name);
-  launch.what = fmt::format("The stone '{}'", name);
-  return StartDaemon(launch, self_exe);
-}
-
-Result<pid_t> StopStoneProcess(const Home& home, const std::string& name, int timeout_s) {
-  StoneState st = ProbeStone(home, name);
-  if (st.state == RunState::kStalePid) {
-    // The process died without cleaning up (kill -9, power cut): the files only mislead.
-    (void)Env::Default()->RemoveFile(home.PidPath(name));
-  }
-  if (st.state != RunState::kRunning) {
-    return Status::NotFound(fmt::format("The stone '{}' is not running.", name));
-  }
-  pid_t pid = st.process.pid;
-  TRANSHIP_RETURN_IF_ERROR(StopDaemonProcess(pid, fmt::format("The stone '{}'", name),
-                                             home.LogPath(name), timeout_s));
-  return pid;
 }
 
 }  // namespace tranship::cli

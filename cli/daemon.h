@@ -1,7 +1,7 @@
 #pragma once
 // The daemons as the tranship command starts and stops them: `GROUP serve` arguments for
-// a start command's flags, the serve body's readiness reporting, the stone's start and
-// stop. The fork, exec and readiness pipe are daemon/launch.h.
+// a start command's flags, the serve body's readiness reporting. The fork, exec and
+// readiness pipe are daemon/launch.h; the stone's start and stop are home/stone_process.h.
 
 #include <sys/types.h>
 
@@ -15,7 +15,6 @@
 #include "base/status.h"
 #include "daemon/launch.h"
 #include "cli/args.h"
-#include "cli/home.h"
 #include "wire/tls.h"
 
 namespace tranship::cli {
@@ -45,15 +44,5 @@ Status ParseTlsFlags(const Args& args, wire::TlsOptions* tls,
 // the starter (then exits 1) or, in the foreground, returns it.
 Status RunDaemonServe(const Args& args, const std::string& group, const std::string& start_cmd,
                       const std::function<Status(ReadinessNotifier*)>& serve);
-
-// The stone's daemon: StartDaemon with `tranship stone serve NAME [-R]`.
-Result<pid_t> StartStoneDaemon(const Home& home, const std::string& name, bool restore_mode,
-                               const std::string& self_exe);
-
-// Sends SIGTERM to the running stone and waits (polling, up to `timeout_s`) until the
-// process is gone. NotFound if the stone is not running (a stale pid file is removed).
-Result<pid_t> StopStoneProcess(const Home& home, const std::string& name, int timeout_s);
-
-inline constexpr int kStopTimeoutS = 300;  // a clean stop checkpoints the whole state
 
 }  // namespace tranship::cli
