@@ -21,7 +21,7 @@
 
 #include "base/clock.h"
 #include "cli/backup_commands.h"
-#include "cli/connect.h"
+#include "home/connect.h"
 #include "stone/backup_admin.h"
 #include "restore/backup_format.h"
 #include "restore/apply.h"

@@ -7,9 +7,26 @@
 
 #include "base/status.h"
 #include "cli/args.h"
-#include "cli/home.h"
+#include "home/config.h"
+#include "home/connect.h"
+#include "home/home.h"
+#include "home/stone_process.h"
+#include "home/stone_state.h"
 
 namespace tranship::cli {
+
+// The home of this host's stones (home/), by the short names the commands use.
+using home::ConnectStone;
+using home::Home;
+using home::kStopTimeoutS;
+using home::ProbeStone;
+using home::RequireRunning;
+using home::RunState;
+using home::StartStoneDaemon;
+using home::StoneConfig;
+using home::StoneState;
+using home::StopStoneProcess;
+using home::ValidateStoneName;
 
 struct Context {
   Home home;
@@ -50,7 +67,7 @@ Status LoadCommand(Context& ctx, const Args& args);
 // tranlog_commands.cc
 Status TranlogInfo(Context& ctx, const Args& args);
 Status TranlogVerify(Context& ctx, const Args& args);
-// workload.cc
+// workload_command.cc
 Status WorkloadCommand(Context& ctx, const Args& args);
 // logsender_command.cc
 Status LogsenderStart(Context& ctx, const Args& args);

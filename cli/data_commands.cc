@@ -4,7 +4,7 @@
 
 #include "cli/backup_commands.h"
 #include "cli/commands.h"
-#include "cli/connect.h"
+#include "home/connect.h"
 
 namespace tranship::cli {
 

@@ -15,7 +15,7 @@
 
 #include "base/clock.h"
 #include "cli/commands.h"
-#include "cli/connect.h"
+#include "home/connect.h"
 #include "cli/load_parser.h"
 
 namespace tranship::cli {

@@ -38,115 +38,60 @@
 
 namespace tranship::cli {
 
-using daemon::ProcessDescription;
-using daemon::WritePidFile;
-using daemon::ReadPidFile;
-using daemon::ReadPidFiles;
-using daemon::CurrentUser;
 namespace {
-
-using logreceiver::ReceiverConfig;
 
 constexpr std::string_view kUsage =
     "startlogreceiver -P PORT -A MASTER_ADDR -T ARCHIVE_DIR -s STONE [-S -J CA -C CERT "
     "-K KEY -Q PASSPHRASE -V] [-l LOG] [-v|-q] [--foreground] [--timeout S] [--prefix P] "
     "[--from-start]";
 
-Status Usage(std::string_view what) {
-  return Status::InvalidArgument(fmt::format("{}. Usage: {}", what, kUsage));
-}
-
-Result<ReceiverConfig> ParseConfig(const Home& home, const Args& args) {
-  ReceiverConfig c;
-  for (std::string_view f : {"-P", "-A", "-T", "-s"}) {
-    if (!args.Has(f)) return Usage(fmt::format("{} is required", f));
-  }
-  Result<uint64_t> port = args.Number("-P", 0);
-  if (!port.ok()) return Usage(port.status().message());
-  if (*port == 0 || *port > 65535) return Usage(fmt::format("-P {} is not a TCP port", *port));
-  c.port = static_cast<int>(*port);
+Result<logreceiver::ReceiverConfig> ParseConfig(const Home& home, const Args& args) {
+  logreceiver::ReceiverConfig c;
+  Result<int> port = ParseShippingPort(args, kUsage);
+  if (!port.ok()) return port.status();
+  c.port = *port;
   c.master = args.Value("-A");
   c.stone = args.Value("-s");
+  c.base = fmt::format("logreceiver-{}-{}", c.port, c.stone);
   TRANSHIP_RETURN_IF_ERROR(ValidateStoneName(c.stone));
   c.archive_dir = args.Value("-T");
-  if (c.archive_dir.empty()) return Usage("-T needs a directory");
+  if (c.archive_dir.empty()) return UsageError("-T needs a directory", kUsage);
   if (c.archive_dir[0] != '/') {
     char cwd[4096];
     if (getcwd(cwd, sizeof(cwd)) != nullptr) c.archive_dir = JoinPath(cwd, c.archive_dir);
   }
   c.prefix = args.Value("--prefix", "tranlog");
   if (c.prefix.empty() || c.prefix.find('/') != std::string::npos) {
-    return Usage(fmt::format("--prefix '{}' is not a file name prefix", c.prefix));
+    return UsageError(fmt::format("--prefix '{}' is not a file name prefix", c.prefix), kUsage);
   }
   c.from_start = args.Has("--from-start");
-  if (args.Has("-v") && args.Has("-q")) return Usage("-v and -q exclude each other");
-  if (args.Has("-v")) c.level = LogLevel::kDebug;
-  if (args.Has("-q")) c.level = LogLevel::kWarn;
-  Result<uint64_t> timeout = args.Number("--timeout", 10);
-  if (!timeout.ok()) return Usage(timeout.status().message());
-  if (*timeout == 0 || *timeout > 3600) return Usage("--timeout must be 1 to 3600 seconds");
-  c.timeout_ms = static_cast<uint32_t>(*timeout * 1000);
-  c.base = fmt::format("logreceiver-{}-{}", c.port, c.stone);
-  c.log_path = args.Value("-l", home.LogPath(c.base));
-
-  TRANSHIP_RETURN_IF_ERROR(ParseTlsFlags(args, &c.tls, Usage));
-  return c;
-}
-
-logreceiver::ReceiverHome ReceiverHomeOf(const Home& home, const std::string& stone) {
-  return {home.RunDir(), home.SocketPath(stone), [&home] { return home.EnsureLayout(); }};
-}
-
-std::string RunPath(const Home& home, const std::string& base, std::string_view ext) {
-  return daemon::RunFilePath(home.RunDir(), base, ext);
+  TRANSHIP_RETURN_IF_ERROR(ParseLogFlags(args, kUsage, &c.level, &c.timeout_ms));
+  return ParseLogAndTls(args, home, kUsage, std::move(c));
 }
 
 }  // namespace
 
 Status LogreceiverStart(Context& ctx, const Args& args) {
-  Result<ReceiverConfig> c = ParseConfig(ctx.home, args);
-  if (!c.ok()) return c.status();
-  if (c->tls.enabled) {  // certificate problems are reported here, not in a log
-    Result<std::shared_ptr<wire::TlsContext>> tls =
-        wire::TlsContext::Create(c->tls, wire::TlsContext::Role::kClient);
-    if (!tls.ok()) return tls.status();
-  }
-  TRANSHIP_RETURN_IF_ERROR(ctx.home.EnsureLayout());
-  TRANSHIP_RETURN_IF_ERROR(logreceiver::CheckArchiveDir(c->archive_dir));
-  if (args.Has("--foreground")) return LogreceiverServe(ctx, args);
-  {
-    Result<std::unique_ptr<FileLock>> lock = logreceiver::LockReceiver(ctx.home.RunDir(), *c);
-    if (!lock.ok()) return lock.status();
-  }
-  DaemonLaunch launch;
-  launch.args = DaemonServeArgs("logreceiver", args, &launch);
-  launch.log_path = c->log_path;
-  launch.what = fmt::format("The logreceiver for stone '{}' on port {}", c->stone, c->port);
-  Result<pid_t> pid = StartDaemon(launch, ctx.self_exe);
-  if (!pid.ok()) return pid.status();
-  fmt::print("logreceiver for stone '{}' started (pid {}), receiving from {}:{} into {}\n",
-             c->stone, *pid, c->master, c->port, c->archive_dir);
-  return Status::OK();
-}
-
-Status LogreceiverServe(Context& ctx, const Args& args) {
-  return RunDaemonServe(args, "logreceiver", "startlogreceiver", [&](ReadinessNotifier* notifier) {
-    Result<ReceiverConfig> c = ParseConfig(ctx.home, args);
-    ForgetDaemonPassphrase();
-    return c.ok() ? logreceiver::Serve(*c, ReceiverHomeOf(ctx.home, c->stone), notifier) : c.status();
+  return StartShipping(ctx, args, ParseConfig, [&](const logreceiver::ReceiverConfig& c) {
+    return ShippingStart{
+        .check = [&] { return logreceiver::CheckArchiveDir(c.archive_dir); },
+        .group = "logreceiver", .role = wire::TlsContext::Role::kClient,
+        .what = fmt::format("The logreceiver for stone '{}' on port {}", c.stone, c.port),
+        .lock = [&] { return logreceiver::LockReceiver(ctx.home.RunDir(), c); },
+        .serve = [&] { return LogreceiverServe(ctx, args); },
+        .started = [&](pid_t pid) {
+          fmt::print("logreceiver for stone '{}' started (pid {}), receiving from {}:{} into {}\n",
+                     c.stone, pid, c.master, c.port, c.archive_dir);
+        }};
   });
 }
 
 Status LogreceiverStop(Context& ctx, const Args& args) {
-  Result<uint64_t> port = args.Number("-P", 0);
+  Result<uint64_t> port = ParseStopPort(args, "stoplogreceiver -P PORT [-s STONE]");
   if (!port.ok()) return port.status();
-  if (!args.Has("-P") || *port == 0 || *port > 65535) {
-    return Status::InvalidArgument(
-        "stoplogreceiver needs the port: stoplogreceiver -P PORT [-s STONE]");
-  }
   std::string prefix = fmt::format("logreceiver-{}-", *port);
-  std::vector<ProcessDescription> running;
-  for (ProcessDescription& d : ReadPidFiles(ctx.home.RunDir())) {
+  std::vector<daemon::ProcessDescription> running;
+  for (daemon::ProcessDescription& d : daemon::ReadPidFiles(ctx.home.RunDir())) {
     if (d.type != "logreceiver" || d.port != std::to_string(*port)) continue;
     if (args.Has("-s") && d.name != args.Value("-s")) continue;
     std::string base = prefix + d.name;
@@ -169,18 +114,24 @@ Status LogreceiverStop(Context& ctx, const Args& args) {
   }
   if (running.size() > 1) {
     std::string names;
-    for (const ProcessDescription& d : running) names += (names.empty() ? "" : ", ") + d.name;
+    for (const daemon::ProcessDescription& d : running) {
+      names += (names.empty() ? "" : ", ") + d.name;
+    }
     return Status::InvalidArgument(fmt::format(
         "Several logreceivers run on port {} (stones {}). Say which with "
         "'stoplogreceiver -P {} -s STONE'.", *port, names, *port));
   }
-  const ProcessDescription& d = running[0];
+  const daemon::ProcessDescription& d = running[0];
   std::string base = prefix + d.name;
   TRANSHIP_RETURN_IF_ERROR(StopDaemonProcess(
       d.pid, fmt::format("The logreceiver for stone '{}' on port {}", d.name, *port),
       ctx.home.LogPath(base), 60));
   fmt::print("logreceiver for stone '{}' on port {} stopped (pid {})\n", d.name, *port, d.pid);
   return Status::OK();
+}
+
+Status LogreceiverServe(Context& ctx, const Args& args) {
+  return ServeShipping(ctx, args, "logreceiver", ParseConfig, logreceiver::Serve);
 }
 
 }  // namespace tranship::cli

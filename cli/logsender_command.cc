@@ -39,22 +39,12 @@
 
 namespace tranship::cli {
 
-using daemon::ProcessDescription;
-using daemon::WritePidFile;
-using daemon::ReadPidFile;
-using daemon::CurrentUser;
 namespace {
-
-using logsender::SenderConfig;
 
 constexpr std::string_view kUsage =
     "startlogsender -P PORT -A LISTEN_ADDR -T DIR[,DIR...] -s STONE [-S -J CA -C CERT -K KEY "
     "-Q PASSPHRASE -V] [-l LOG] [-b KB/s] [-v|-q] [--foreground] [--timeout S] [--prefix P] "
     "[--zstd-level N|off]";
-
-Status Usage(std::string_view what) {
-  return Status::InvalidArgument(fmt::format("{}. Usage: {}", what, kUsage));
-}
 
 std::string Absolute(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
@@ -63,17 +53,14 @@ std::string Absolute(const std::string& path) {
   return JoinPath(cwd, path);
 }
 
-Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
-  SenderConfig c;
-  for (std::string_view f : {"-P", "-A", "-T", "-s"}) {
-    if (!args.Has(f)) return Usage(fmt::format("{} is required", f));
-  }
-  Result<uint64_t> port = args.Number("-P", 0);
-  if (!port.ok()) return Usage(port.status().message());
-  if (*port == 0 || *port > 65535) return Usage(fmt::format("-P {} is not a TCP port", *port));
-  c.port = static_cast<int>(*port);
+Result<logsender::SenderConfig> ParseConfig(const Home& home, const Args& args) {
+  logsender::SenderConfig c;
+  Result<int> port = ParseShippingPort(args, kUsage);
+  if (!port.ok()) return port.status();
+  c.port = *port;
+  c.base = fmt::format("logsender-{}", c.port);
   c.listen = args.Value("-A");
-  if (c.listen.empty()) return Usage("-A needs the address to listen on");
+  if (c.listen.empty()) return UsageError("-A needs the address to listen on", kUsage);
   c.stone = args.Value("-s");
   TRANSHIP_RETURN_IF_ERROR(ValidateStoneName(c.stone));
   TRANSHIP_RETURN_IF_ERROR(home.RequireStone(c.stone));
@@ -81,7 +68,7 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
   if (!stone_config.ok()) return stone_config.status();
   c.prefix = args.Value("--prefix", stone_config->tranlog_prefix);
   if (c.prefix.empty() || c.prefix.find('/') != std::string::npos) {
-    return Usage(fmt::format("--prefix '{}' is not a file name prefix", c.prefix));
+    return UsageError(fmt::format("--prefix '{}' is not a file name prefix", c.prefix), kUsage);
   }
   std::string dirs = args.Value("-T");
   for (size_t start = 0; start <= dirs.size();) {
@@ -91,7 +78,7 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
     if (!dir.empty()) c.dirs.push_back(Absolute(dir));
     start = comma + 1;
   }
-  if (c.dirs.empty()) return Usage("-T needs the stone's tranlog directories");
+  if (c.dirs.empty()) return UsageError("-T needs the stone's tranlog directories", kUsage);
   for (const std::string& dir : c.dirs) {
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -101,17 +88,12 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
           dir, c.stone, fmt::join(home.TranlogDirs(c.stone, *stone_config), ",")));
     }
   }
-  if (args.Has("-v") && args.Has("-q")) return Usage("-v and -q exclude each other");
-  if (args.Has("-v")) c.level = LogLevel::kDebug;
-  if (args.Has("-q")) c.level = LogLevel::kWarn;
-  Result<uint64_t> timeout = args.Number("--timeout", 10);
-  if (!timeout.ok()) return Usage(timeout.status().message());
-  if (*timeout == 0 || *timeout > 3600) return Usage("--timeout must be 1 to 3600 seconds");
-  c.timeout_ms = static_cast<uint32_t>(*timeout * 1000);
+  TRANSHIP_RETURN_IF_ERROR(ParseLogFlags(args, kUsage, &c.level, &c.timeout_ms));
   Result<uint64_t> kbps = args.Number("-b", 0);
-  if (!kbps.ok()) return Usage(kbps.status().message());
+  if (!kbps.ok()) return UsageError(kbps.status().message(), kUsage);
   if (args.Has("-b") && (*kbps == 0 || *kbps > (1ull << 40))) {
-    return Usage("-b wants the bandwidth per receiver in KB/s (1 KB = 1024 bytes), at least 1");
+    return UsageError(
+        "-b wants the bandwidth per receiver in KB/s (1 KB = 1024 bytes), at least 1", kUsage);
   }
   c.bandwidth = *kbps * 1024;
   if (std::string z = args.Value("--zstd-level", "1"); z == "off") {
@@ -121,70 +103,38 @@ Result<SenderConfig> ParseConfig(const Home& home, const Args& args) {
     auto [p, ec] = std::from_chars(z.data(), z.data() + z.size(), level);
     if (ec != std::errc() || p != z.data() + z.size() || level < -100 || level > 19 ||
         level == 0) {
-      return Usage(fmt::format("--zstd-level '{}': give off or a zstd level from -100 "
-                               "(fastest) to 19 but not 0 (the default is 1)", z));
+      return UsageError(fmt::format("--zstd-level '{}': give off or a zstd level from -100 "
+                                    "(fastest) to 19 but not 0 (the default is 1)", z),
+                        kUsage);
     }
     c.zstd_level = level;
   }
-  c.base = fmt::format("logsender-{}", c.port);
-  c.log_path = args.Value("-l", home.LogPath(c.base));
-
-  TRANSHIP_RETURN_IF_ERROR(ParseTlsFlags(args, &c.tls, Usage));
-  return c;
-}
-
-logsender::SenderHome SenderHomeOf(const Home& home, const std::string& stone) {
-  return {home.RunDir(), home.SocketPath(stone), [&home] { return home.EnsureLayout(); }};
-}
-
-std::string RunPath(const Home& home, const std::string& base, std::string_view ext) {
-  return daemon::RunFilePath(home.RunDir(), base, ext);
+  return ParseLogAndTls(args, home, kUsage, std::move(c));
 }
 
 }  // namespace
 
 Status LogsenderStart(Context& ctx, const Args& args) {
-  Result<SenderConfig> c = ParseConfig(ctx.home, args);
-  if (!c.ok()) return c.status();
-  if (c->tls.enabled) {  // certificate problems are reported here, not in a log
-    Result<std::shared_ptr<wire::TlsContext>> tls =
-        wire::TlsContext::Create(c->tls, wire::TlsContext::Role::kServer);
-    if (!tls.ok()) return tls.status();
-  }
-  TRANSHIP_RETURN_IF_ERROR(ctx.home.EnsureLayout());
-  if (args.Has("--foreground")) return LogsenderServe(ctx, args);
-  {
-    Result<std::unique_ptr<FileLock>> lock = logsender::LockSender(ctx.home.RunDir(), *c);
-    if (!lock.ok()) return lock.status();
-  }
-  DaemonLaunch launch;
-  launch.args = DaemonServeArgs("logsender", args, &launch);
-  launch.log_path = c->log_path;
-  launch.what = fmt::format("The logsender on port {}", c->port);
-  Result<pid_t> pid = StartDaemon(launch, ctx.self_exe);
-  if (!pid.ok()) return pid.status();
-  fmt::print("logsender for the stone '{}' started (pid {}), listening on {}:{}{}\n", c->stone,
-             *pid, c->listen, c->port, c->tls.enabled ? " (TLS)" : "");
-  return Status::OK();
-}
-
-Status LogsenderServe(Context& ctx, const Args& args) {
-  return RunDaemonServe(args, "logsender", "startlogsender", [&](ReadinessNotifier* notifier) {
-    Result<SenderConfig> c = ParseConfig(ctx.home, args);
-    ForgetDaemonPassphrase();
-    return c.ok() ? logsender::Serve(*c, SenderHomeOf(ctx.home, c->stone), notifier) : c.status();
+  return StartShipping(ctx, args, ParseConfig, [&](const logsender::SenderConfig& c) {
+    return ShippingStart{
+        .check = nullptr,  // nothing to check beyond the flags
+        .group = "logsender", .role = wire::TlsContext::Role::kServer,
+        .what = fmt::format("The logsender on port {}", c.port),
+        .lock = [&] { return logsender::LockSender(ctx.home.RunDir(), c); },
+        .serve = [&] { return LogsenderServe(ctx, args); },
+        .started = [&](pid_t pid) {
+          fmt::print("logsender for the stone '{}' started (pid {}), listening on {}:{}{}\n",
+                     c.stone, pid, c.listen, c.port, c.tls.enabled ? " (TLS)" : "");
+        }};
   });
 }
 
 Status LogsenderStop(Context& ctx, const Args& args) {
-  Result<uint64_t> port = args.Number("-P", 0);
+  Result<uint64_t> port = ParseStopPort(args, "stoplogsender -P PORT");
   if (!port.ok()) return port.status();
-  if (!args.Has("-P") || *port == 0 || *port > 65535) {
-    return Status::InvalidArgument("stoplogsender needs the port: stoplogsender -P PORT");
-  }
   std::string base = fmt::format("logsender-{}", *port);
   std::string pid_path = RunPath(ctx.home, base, "pid");
-  Result<ProcessDescription> d = ReadPidFile(pid_path);
+  Result<daemon::ProcessDescription> d = daemon::ReadPidFile(pid_path);
   // A free lock means no process holds it (kill -9, power cut): its files only mislead.
   Result<std::unique_ptr<FileLock>> lock =
       Env::Default()->LockFile(RunPath(ctx.home, base, "lock"));
@@ -199,6 +149,10 @@ Status LogsenderStop(Context& ctx, const Args& args) {
   fmt::print("logsender for the stone '{}' on port {} stopped (pid {})\n", d->name, *port,
              d->pid);
   return Status::OK();
+}
+
+Status LogsenderServe(Context& ctx, const Args& args) {
+  return ServeShipping(ctx, args, "logsender", ParseConfig, logsender::Serve);
 }
 
 }  // namespace tranship::cli

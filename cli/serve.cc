@@ -1,6 +1,6 @@
 // `tranship stone serve NAME [-R] [--foreground] [--notify-fd FD]`: checks the stone,
-// opens its log and runs the stone daemon's body, stone/daemon.h (see cli/daemon.h for
-// how startstone launches it). With --foreground and no notify
+// opens its log and runs the stone daemon's body, stone/daemon.h (see
+// home/stone_process.h for how startstone launches it). With --foreground and no notify
 // fd it reports readiness on stdout and failures on stderr, for systemd and tests.
 
 #include "base/log.h"

@@ -29,7 +29,7 @@
 #include "base/json.h"
 #include "base/json_parse.h"
 #include "daemon/run_files.h"
-#include "cli/stone_state.h"
+#include "home/stone_state.h"
 
 namespace tranship::cli {
 

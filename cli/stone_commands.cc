@@ -11,10 +11,11 @@
 #include "base/process.h"
 #include "cli/backup_commands.h"
 #include "cli/commands.h"
-#include "cli/config.h"
+#include "home/config.h"
 #include "cli/daemon.h"
 #include "cli/fs_util.h"
-#include "cli/stone_state.h"
+#include "home/stone_process.h"
+#include "home/stone_state.h"
 #include "engine/engine.h"
 
 namespace tranship::cli {

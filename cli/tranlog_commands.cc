@@ -16,7 +16,7 @@
 #include "base/clock.h"
 #include "base/env.h"
 #include "cli/commands.h"
-#include "cli/home.h"
+#include "home/home.h"
 #include "tranlog/reader.h"
 
 namespace tranship::cli {

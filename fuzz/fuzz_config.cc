@@ -1,4 +1,4 @@
-// Fuzz target: the stone configuration file parser (cli/config.h ParseConfig), which
+// Fuzz target: the stone configuration file parser (home/config.h ParseConfig), which
 // reads etc/conf.d/NAME.conf as an operator wrote it.
 //
 // Input: the text of the file.
@@ -11,11 +11,11 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/config.h"
+#include "home/config.h"
 #include "fuzz/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace tranship::cli;
+  using namespace tranship::home;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   tranship::Result<StoneConfig> c = ParseConfig(text, "conf");
   if (!c.ok()) {

@@ -36,7 +36,7 @@ struct ReceiverConfig {
   bool from_start = false;  // --from-start
 };
 
-// Where the daemon's home puts things (cli/home.h knows the layout).
+// Where the daemon's home puts things (home/home.h knows the layout).
 struct ReceiverHome {
   std::string run_dir;        // run/: the lock, pid and status files
   std::string stone_socket;   // the standby stone's Unix socket

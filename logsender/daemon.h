@@ -38,7 +38,7 @@ struct SenderConfig {
   std::string base;                   // "logsender-PORT": names the run and log files
 };
 
-// Where the daemon's home puts things (cli/home.h knows the layout).
+// Where the daemon's home puts things (home/home.h knows the layout).
 struct SenderHome {
   std::string run_dir;        // run/: the lock, pid and status files
   std::string stone_socket;   // the stone's Unix socket, followed for its durable end

@@ -3,9 +3,9 @@
 
 #include <doctest/doctest.h>
 
-#include "cli/config.h"
+#include "home/config.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 TEST_CASE("EmptyConfigGivesDefaults") {
   Result<StoneConfig> c = ParseConfig("");
@@ -84,4 +84,4 @@ TEST_CASE("BadLinesNameFileAndLine") {
   CheckBad("STN_TRAN_LOG_PREFIX = a; b;\n", 1, "more than one ';'");
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

@@ -5,7 +5,7 @@
 // transaction, an ack log), kills the stone with SIGKILL after a random number of
 // acknowledged commits (sometimes after a checkpoint or a tranlog switch under load),
 // starts it again, and runs `tranship workload --check`, which reads every acknowledged
-// transaction back (see cli/workload.cc).
+// transaction back (see workload/workload.h).
 //
 // TRANSHIP_CRASH_ITERATIONS sets the number of iterations (meson: 3 in `integration`,
 // 200 in `chaos`); TRANSHIP_CHAOS_SAMPLE caps it for a brief sample run;

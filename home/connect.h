@@ -5,13 +5,13 @@
 #include <string>
 
 #include "base/status.h"
-#include "cli/home.h"
+#include "home/home.h"
 #include "client/client.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 // Checks that the stone exists and runs (with the operator messages of
 // RequireRunning), then connects to its socket.
 Result<std::unique_ptr<StoneClient>> ConnectStone(const Home& home, const std::string& name);
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

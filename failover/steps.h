@@ -1,7 +1,8 @@
 #pragma once
 // The pieces `tranship failover` is made of: stones named by home (HOME:STONE), one
 // timed step at a time on the operator's screen, and the admin calls the steps make.
-// docs/standby.md describes the procedure; cli/failover_command.cc runs it.
+// docs/standby.md describes the procedure; failover/planned.cc and failover/emergency.cc
+// run it.
 
 #include <cstdint>
 #include <functional>
@@ -10,11 +11,13 @@
 #include <vector>
 
 #include "base/status.h"
-#include "cli/home.h"
 #include "base/json_parse.h"
 #include "client/client.h"
+#include "home/home.h"
 
-namespace tranship::cli {
+namespace tranship::failover {
+
+using home::Home;
 
 // A stone this host reaches through its TRANSHIP_HOME: "HOME:STONE", or "STONE" for the
 // stone of the current home.
@@ -73,6 +76,12 @@ Result<std::string> StopReceiversOf(const StoneRef& stone, uint64_t port, int ti
 // Commits KEY = "WHY at TIME" on `stone`: the first write the new primary accepts.
 Result<std::string> ProbeWrite(const StoneRef& stone, const std::string& key,
                                const std::string& why);
+// The step after commit-restore: with a `key`, the probe write on `stone` (ProbeWrite),
+// whose time goes to *accepting. Returns where the failover time ends ("to the first
+// write accepted on ..." or, without a key, "to commit-restore returning ..."); a failed
+// probe write is Busy, saying that `stone` left restore mode.
+Result<std::string> ProbeStep(Steps& steps, const StoneRef& stone, const std::string& key,
+                              const std::string& why, uint64_t* accepting);
 // The part of commit-restore's reply that names the new lineage.
 std::string NewLineage(const std::string& reply);
 
@@ -80,4 +89,4 @@ std::string NewLineage(const std::string& reply);
 // (TimedOut with `what`).
 Status PollUntil(int timeout_s, const std::function<Result<bool>()>& fn);
 
-}  // namespace tranship::cli
+}  // namespace tranship::failover

@@ -1,10 +1,10 @@
-#include "cli/stone_state.h"
+#include "home/stone_state.h"
 
 #include <fmt/format.h>
 
 #include "base/env.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 const char* ToString(RunState s) {
   switch (s) {
@@ -37,4 +37,4 @@ Status RequireRunning(const Home& home, const std::string& name) {
       "The stone '{}' is not running. To fix this run 'startstone {}'.", name, name));
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

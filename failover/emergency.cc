@@ -10,13 +10,13 @@
 
 #include "base/clock.h"
 #include "base/env.h"
-#include "cli/failover.h"
-#include "cli/failover_steps.h"
-#include "cli/stone_state.h"
-#include "restore/control.h"
+#include "failover/failover.h"
+#include "failover/steps.h"
+#include "home/config.h"
+#include "home/stone_state.h"
 #include "tranlog/reader.h"
 
-namespace tranship::cli {
+namespace tranship::failover {
 namespace {
 
 // Records of the primary's tranlogs after TID `after` (the standby's restored TID):
@@ -55,19 +55,10 @@ Result<LeftBehind> ReadLeftBehind(const std::vector<std::string>& dirs,
 
 }  // namespace
 
-Status EmergencyFailover(Context& ctx, const Args& args, const FailoverOptions& o) {
-  if (!args.Has("--standby")) {
-    return Status::InvalidArgument("failover --emergency needs --standby HOME:STONE");
-  }
-  Result<StoneRef> standby = ParseStoneRef("--standby", args.Value("--standby"), ctx.home);
-  if (!standby.ok()) return standby.status();
-  std::optional<StoneRef> primary;
-  if (args.Has("--primary")) {
-    Result<StoneRef> r = ParseStoneRef("--primary", args.Value("--primary"), ctx.home);
-    if (!r.ok()) return r.status();
-    primary = std::move(*r);
-  }
-  const StoneRef& s = *standby;
+Status EmergencyFailover(const FailoverOptions& o) {
+  if (!o.standby) return Status::InvalidArgument("an emergency failover needs a standby");
+  const std::optional<StoneRef>& primary = o.primary;
+  const StoneRef& s = *o.standby;
   std::string old_name = primary ? primary->name : std::string("the old primary");
   fmt::print("Emergency failover to {}\n", s.Label());
   Steps steps;
@@ -75,7 +66,8 @@ Status EmergencyFailover(Context& ctx, const Args& args, const FailoverOptions& 
 
   bool continuous = false;
   Result<std::string> r = steps.Run("check " + s.name, [&](const Steps::Progress&) -> Result<std::string> {
-    if (primary && ProbeStone(primary->home, primary->name).state == RunState::kRunning) {
+    if (primary && home::ProbeStone(primary->home, primary->name).state ==
+                       home::RunState::kRunning) {
       return Status::Busy(fmt::format(
           "'{}' is still running: two primaries would accept commits. Stop it ('{}') or use "
           "--planned",
@@ -162,21 +154,9 @@ Status EmergencyFailover(Context& ctx, const Args& args, const FailoverOptions& 
   });
   if (!r.ok()) return stopped(title, r.status());
 
-  std::string until = "to commit-restore returning (no probe write; --probe-key KEY makes one)";
-  if (!o.probe_key.empty()) {
-    r = steps.Run("probe write on " + s.name, [&](const Steps::Progress&) {
-      return ProbeWrite(s, o.probe_key, "emergency failover");
-    });
-    if (!r.ok()) {
-      return Status::Busy(fmt::format(
-          "The probe write on '{}' failed after commit-restore: {}. '{}' left restore mode; see "
-          "'{}'.",
-          s.name, r.status().message(), s.name, s.Command("status")));
-    }
-    accepting = MonotonicNanos();
-    until = "to the first write accepted on " + s.name + " (the probe write)";
-  }
-  fmt::print("Failover time: {} from the start {}.\n", FormatDuration(accepting - start), until);
+  Result<std::string> until = ProbeStep(steps, s, o.probe_key, "emergency failover", &accepting);
+  if (!until.ok()) return until.status();
+  fmt::print("Failover time: {} from the start {}.\n", FormatDuration(accepting - start), *until);
   fmt::print("'{}' is the primary: it holds {}'s history up to TID {} and goes on from there "
              "under a new lineage.\n",
              s.name, old_name, restored_tid);
@@ -184,11 +164,11 @@ Status EmergencyFailover(Context& ctx, const Args& args, const FailoverOptions& 
   // What the old primary logged that the new one never saw, if its tranlogs are here.
   std::vector<std::string> dirs;
   std::string prefix;
-  if (args.Has("--primary-tranlogs")) {
-    dirs = {args.Value("--primary-tranlogs")};
+  if (o.primary_tranlogs) {
+    dirs = {*o.primary_tranlogs};
     prefix = tranlog::GuessPrefix(Env::Default(), dirs[0]);
   } else if (primary) {
-    Result<StoneConfig> c = primary->home.LoadStoneConfig(primary->name);
+    Result<home::StoneConfig> c = primary->home.LoadStoneConfig(primary->name);
     if (!c.ok()) return c.status();
     dirs = primary->home.TranlogDirs(primary->name, *c);
     prefix = c->tranlog_prefix;
@@ -213,9 +193,7 @@ Status EmergencyFailover(Context& ctx, const Args& args, const FailoverOptions& 
         s.name, old_name, r.status().message()));
   }
   fmt::print("tranlog info of {}'s last tranlog:\n", old_name);
-  Args info_args;
-  info_args.positional = {lb.newest};
-  (void)TranlogInfo(ctx, info_args);
+  if (o.print_tranlog_info) o.print_tranlog_info(lb.newest);
   std::string same = !lb.chain_at ? std::string()
                      : fmt::format("{:016x}", *lb.chain_at) == restored_chain
                          ? fmt::format(" (TID {} has the same chain in both: one history)",
@@ -237,4 +215,4 @@ Status EmergencyFailover(Context& ctx, const Args& args, const FailoverOptions& 
   return Status::OK();
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship::failover

@@ -1,26 +1,4 @@
-// tranship workload: a testing tool for crash tests and the demo, not for operators.
-//
-//   tranship workload NAME [--writers N] [--transactions N] [--seconds S]
-//                          [--keys-per-txn K] [--ack-log FILE] [--key-prefix P]
-//                          [--visible-on SOCKET[,SOCKET...]]
-//   tranship workload NAME --check FILE [--keys-per-txn K] [--key-prefix P]
-//
-// Writer w (one thread and one connection each) commits transactions i = 0, 1, 2, ...
-// in order; transaction i puts K keys "<P>/<w>/<i>/<k>" all with the value "w<w>t<i>"
-// (P defaults to "wl"; runs one after another on the same stone use distinct prefixes).
-// After each acknowledged commit it appends "<w> <i>" to the ack log (first line
-// "writers N"), with one write(2), so the log survives the stone being killed. A writer
-// stops at its first error: the outcome of that last commit is unknown.
-//
-// --check proves the durability and atomicity invariants after a crash: for each
-// writer with a acknowledged transactions, transactions 0..a-1 are fully present,
-// transaction a (possibly in flight at the crash) is all or nothing, and a+1 was never
-// sent so none of it exists.
-//
-// --visible-on measures replication lag as a client sees it: beside the writers, a
-// sampler commits one key "<P>-lag/<n>" every 10 ms and reads each standby stone (its
-// Unix socket, e.g. another host's run/NAME.sock) until the key is there, then prints
-// commit -> visible p50/p99/max per standby.
+// The load generator and its check (workload/workload.h).
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -38,22 +16,20 @@
 
 #include "base/clock.h"
 #include "base/env.h"
-#include "cli/commands.h"
-#include "cli/connect.h"
-#include "cli/stone_state.h"
+#include "home/connect.h"
+#include "home/stone_state.h"
+#include "workload/workload.h"
 
-namespace tranship::cli {
+namespace tranship::workload {
 namespace {
+
+using home::ConnectStone;
+using home::Home;
 
 std::string Key(const std::string& prefix, uint64_t w, uint64_t i, uint64_t k) {
   return fmt::format("{}/{}/{}/{}", prefix, w, i, k);
 }
 std::string Value(uint64_t w, uint64_t i) { return fmt::format("w{}t{}", w, i); }
-
-std::string KeyPrefix(const Args& args) {
-  std::string p = args.Value("--key-prefix");
-  return p.empty() ? "wl" : p;
-}
 
 struct Shared {
   std::atomic<uint64_t> commits{0};
@@ -168,47 +144,37 @@ struct LagSampler {
   }
 };
 
-Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
-  Result<uint64_t> writers = args.Number("--writers", 4);
-  Result<uint64_t> total = args.Number("--transactions", 1000);
-  Result<uint64_t> seconds = args.Number("--seconds", 0);
-  Result<uint64_t> keys = args.Number("--keys-per-txn", 3);
-  for (const auto* r : {&writers, &total, &seconds, &keys}) {
-    if (!r->ok()) return r->status();
-  }
-  if (*writers == 0 || *writers > 256 || *keys == 0) {
-    return Status::InvalidArgument("--writers must be 1 to 256 and --keys-per-txn at least 1");
-  }
-  TRANSHIP_RETURN_IF_ERROR(RequireRunning(ctx.home, name));
+}  // namespace
+
+Status RunWorkload(const Home& home, const WorkloadOptions& o) {
+  const std::string& name = o.stone;
+  TRANSHIP_RETURN_IF_ERROR(home::RequireRunning(home, name));
   int ack_fd = -1;
-  std::string ack_log = args.Value("--ack-log");
+  const std::string& ack_log = o.ack_log;
   if (!ack_log.empty()) {
     ack_fd = ::open(ack_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (ack_fd < 0) return Status::FromErrno(errno, "open " + ack_log);
-    std::string header = fmt::format("writers {}\n", *writers);
+    std::string header = fmt::format("writers {}\n", o.writers);
     if (write(ack_fd, header.data(), header.size()) < 0) {
       return Status::FromErrno(errno, "write " + ack_log);
     }
   }
   uint64_t start = MonotonicNanos();
-  uint64_t deadline = *seconds == 0 ? 0 : start + *seconds * 1000000000u;
+  uint64_t deadline = o.seconds == 0 ? 0 : start + o.seconds * 1000000000u;
   Shared shared;
   std::vector<std::thread> threads;
-  for (uint64_t w = 0; w < *writers; w++) {
-    uint64_t count = *total / *writers + (w < *total % *writers ? 1 : 0);
-    if (*seconds != 0 && !args.Has("--transactions")) count = UINT64_MAX;
+  for (uint64_t w = 0; w < o.writers; w++) {
+    uint64_t count = o.transactions / o.writers + (w < o.transactions % o.writers ? 1 : 0);
+    if (o.until_deadline) count = UINT64_MAX;
     shared.running.fetch_add(1);
-    threads.emplace_back(Writer, std::cref(ctx.home), name, KeyPrefix(args), w, count, *keys, deadline, ack_fd,
-                         &shared);
+    threads.emplace_back(Writer, std::cref(home), name, o.key_prefix, w, count, o.keys_per_txn,
+                         deadline, ack_fd, &shared);
   }
   LagSampler sampler;
   std::thread sampler_thread;
-  if (std::string v = args.Value("--visible-on"); !v.empty()) {
-    std::stringstream list(v);
-    for (std::string path; std::getline(list, path, ',');) {
-      if (!path.empty()) sampler.sockets.push_back(path);
-    }
-    sampler_thread = std::thread([&] { sampler.Run(ctx.home, name, KeyPrefix(args), &shared.running); });
+  if (o.visible_on) {
+    sampler.sockets = *o.visible_on;
+    sampler_thread = std::thread([&] { sampler.Run(home, name, o.key_prefix, &shared.running); });
   }
   bool tty = isatty(2) == 1;
   // On a terminal, refresh a progress line until every writer has returned.
@@ -226,23 +192,22 @@ Status RunWorkload(Context& ctx, const std::string& name, const Args& args) {
   uint64_t commits = shared.commits.load();
   if (tty) fmt::print(stderr, "\n");
   fmt::print("workload: {} acknowledged commits by {} writers in {:.1f} s ({:.0f} commits/s)\n",
-             commits, *writers, secs, secs > 0 ? static_cast<double>(commits) / secs : 0.0);
+             commits, o.writers, secs, secs > 0 ? static_cast<double>(commits) / secs : 0.0);
   sampler.Print();
   if (!sampler.error.empty()) {
     return Status::Aborted("workload: measuring the lag: " + sampler.error);
   }
   if (!shared.errors.empty()) {
     return Status::Aborted(fmt::format("workload: {} of {} writers stopped early; first: {}",
-                                       shared.errors.size(), *writers, shared.errors.front()));
+                                       shared.errors.size(), o.writers, shared.errors.front()));
   }
   return Status::OK();
 }
 
-Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
-  Result<uint64_t> keys = args.Number("--keys-per-txn", 3);
-  if (!keys.ok()) return keys.status();
-  std::string path = args.Value("--check");
-  const std::string prefix = KeyPrefix(args);
+Status CheckWorkload(const Home& home, const WorkloadOptions& o) {
+  const std::string& name = o.stone;
+  const std::string& path = o.check;
+  const std::string& prefix = o.key_prefix;
   Result<std::string> text = ReadFileToString(Env::Default(), path);
   if (!text.ok()) return text.status();
   std::istringstream in(*text);
@@ -261,7 +226,7 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
     acked[w]++;
     total++;
   }
-  Result<std::unique_ptr<StoneClient>> client = ConnectStone(ctx.home, name);
+  Result<std::unique_ptr<StoneClient>> client = ConnectStone(home, name);
   if (!client.ok()) return client.status();
   // How many keys of transaction (w, i) hold its value; *absent names one that does not.
   std::string absent;
@@ -282,19 +247,19 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   for (uint64_t w = 0; w < writers; w++) {
     uint64_t a = acked[w];
     for (uint64_t i = 0; i <= a; i++) {
-      Result<uint64_t> n = present(w, i, *keys);
+      Result<uint64_t> n = present(w, i, o.keys_per_txn);
       if (!n.ok()) return n.status();
-      if (i < a && *n != *keys) {
+      if (i < a && *n != o.keys_per_txn) {
         return Status::Corruption(fmt::format(
             "check: acknowledged transaction {} of writer {} is missing {} of its {} keys "
-            "(e.g. {})", i, w, *keys - *n, *keys, absent));
+            "(e.g. {})", i, w, o.keys_per_txn - *n, o.keys_per_txn, absent));
       }
-      if (i == a && *n != 0 && *n != *keys) {
+      if (i == a && *n != 0 && *n != o.keys_per_txn) {
         return Status::Corruption(fmt::format(
             "check: transaction {} of writer {} is half-applied: {} of its {} keys present",
-            i, w, *n, *keys));
+            i, w, *n, o.keys_per_txn));
       }
-      if (i == a && *n == *keys) in_flight_committed++;
+      if (i == a && *n == o.keys_per_txn) in_flight_committed++;
     }
     Result<uint64_t> beyond = present(w, a + 1, 1);
     if (!beyond.ok()) return beyond.status();
@@ -309,13 +274,4 @@ Status CheckWorkload(Context& ctx, const std::string& name, const Args& args) {
   return Status::OK();
 }
 
-}  // namespace
-
-Status WorkloadCommand(Context& ctx, const Args& args) {
-  const std::string& name = args.positional[0];
-  TRANSHIP_RETURN_IF_ERROR(ctx.home.RequireStone(name));
-  if (args.Has("--check")) return CheckWorkload(ctx, name, args);
-  return RunWorkload(ctx, name, args);
-}
-
-}  // namespace tranship::cli
+}  // namespace tranship::workload

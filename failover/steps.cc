@@ -1,4 +1,4 @@
-#include "cli/failover_steps.h"
+#include "failover/steps.h"
 
 #include <unistd.h>
 
@@ -9,14 +9,18 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "cli/connect.h"
-#include "cli/daemon.h"
+#include "base/process.h"
+#include "daemon/launch.h"
 #include "daemon/run_files.h"
+#include "home/connect.h"
 
-namespace tranship::cli {
+namespace tranship::failover {
 
 using daemon::ProcessDescription;
 using daemon::ReadPidFiles;
+using daemon::StopDaemonProcess;
+using home::ConnectStone;
+using home::ValidateStoneName;
 namespace {
 
 std::string Canonical(const std::string& path) {
@@ -144,6 +148,25 @@ Result<std::string> ProbeWrite(const StoneRef& stone, const std::string& key,
   return fmt::format("'{}' committed at TID {}", key, *tid);
 }
 
+Result<std::string> ProbeStep(Steps& steps, const StoneRef& stone, const std::string& key,
+                              const std::string& why, uint64_t* accepting) {
+  if (key.empty()) {
+    return std::string("to commit-restore returning (no probe write; --probe-key KEY makes one)");
+  }
+  Result<std::string> r = steps.Run(fmt::format("probe write on {}", stone.name),
+                                    [&](const Steps::Progress&) {
+                                      return ProbeWrite(stone, key, why);
+                                    });
+  if (!r.ok()) {
+    return Status::Busy(fmt::format(
+        "The probe write on '{}' failed after commit-restore: {}. '{}' left restore mode; see "
+        "'{}'.",
+        stone.name, r.status().message(), stone.name, stone.Command("status")));
+  }
+  *accepting = MonotonicNanos();
+  return "to the first write accepted on " + stone.name + " (the probe write)";
+}
+
 std::string NewLineage(const std::string& reply) {
   size_t at = reply.find("new lineage");
   return at == std::string::npos ? reply : reply.substr(at);
@@ -191,4 +214,4 @@ Result<std::string> StopReceiversOf(const StoneRef& stone, uint64_t port, int ti
   return stopped;
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship::failover

@@ -1,11 +1,11 @@
-#include "cli/config.h"
+#include "home/config.h"
 
 #include <charconv>
 #include <map>
 
 #include <fmt/format.h>
 
-namespace tranship::cli {
+namespace tranship::home {
 namespace {
 
 constexpr uint64_t kMaxTranlogSizeMb = 1u << 20;        // 1 TiB per file is plenty
@@ -146,4 +146,4 @@ Result<StoneConfig> LoadConfig(Env* env, const std::string& path) {
   return ParseConfig(*text, path);
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

@@ -1,7 +1,7 @@
 #pragma once
 // TRANSHIP_HOME: the directory that holds one host's stones (default $HOME/.tranship).
 //
-//   etc/conf.d/NAME.conf    the stone's configuration (cli/config.h)
+//   etc/conf.d/NAME.conf    the stone's configuration (home/config.h)
 //   data/NAME/extent/       extent0.dbf, the engine's lock and markers
 //   data/NAME/tranlog/      tranlogs (unless STN_TRAN_LOG_DIRECTORIES says otherwise)
 //   data/NAME/snapshot/     the copy made by `tranship stone snapshot`
@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "base/status.h"
-#include "cli/config.h"
+#include "home/config.h"
 #include "engine/engine.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 class Home {
  public:
@@ -62,4 +62,4 @@ class Home {
 // not starting with '.' or '-', at most 64 characters.
 Status ValidateStoneName(const std::string& name);
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

@@ -19,7 +19,7 @@
 #include "base/env.h"
 #include "base/status.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 struct StoneConfig {
   // Empty: the stone's default directory data/NAME/tranlog. Relative paths are taken
@@ -40,4 +40,4 @@ std::string FormatConfig(const StoneConfig& config);
 // Reads and parses `path`.
 Result<StoneConfig> LoadConfig(Env* env, const std::string& path);
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

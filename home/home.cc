@@ -1,4 +1,4 @@
-#include "cli/home.h"
+#include "home/home.h"
 
 #include <sys/un.h>
 
@@ -9,7 +9,7 @@
 
 #include "base/env.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 Result<Home> Home::FromEnvironment() {
   const char* home = std::getenv("TRANSHIP_HOME");
@@ -142,4 +142,4 @@ Status ValidateStoneName(const std::string& name) {
       "or '.', not starting with '.' or '-'.", name));
 }
 
-}  // namespace tranship::cli
+}  // namespace tranship::home

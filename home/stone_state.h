@@ -5,10 +5,10 @@
 #include <string>
 
 #include "base/status.h"
-#include "cli/home.h"
+#include "home/home.h"
 #include "daemon/run_files.h"
 
-namespace tranship::cli {
+namespace tranship::home {
 
 using daemon::ProcessDescription;
 using daemon::IsStoneProcess;
@@ -32,4 +32,4 @@ StoneState ProbeStone(const Home& home, const std::string& name);
 // running. To fix this run 'startstone NAME'." status.
 Status RequireRunning(const Home& home, const std::string& name);
 
-}  // namespace tranship::cli
+}  // namespace tranship::home
