@@ -6,7 +6,6 @@
 
 #include "base/clock.h"
 #include "base/crc32c.h"
-#include "base/pacer.h"
 #include "engine/saved_state.h"
 
 namespace tranship {
@@ -19,8 +18,6 @@ constexpr size_t kHeaderSize = 104;
 constexpr size_t kTrailerSize = 8 + 8 + 4 + 4;  // magic, keys, reserved, CRC
 // Entries are buffered to this size before each write: few syscalls, modest memory.
 constexpr size_t kWriteChunk = 4 << 20;
-// Entries read from the state under its lock at a time: a commit waits for at most one.
-constexpr size_t kScanChunk = 1024;
 
 std::string EncodeHeader(const ExtentHeader& h) {
   std::string s;
@@ -50,30 +47,11 @@ Status WriteExtent(Env* env, const std::string& dir, const ExtentHeader& header,
   h.keys = state.keys();
   h.created_us = NowMicros();
   std::string buf = EncodeHeader(h);
-  buf.reserve(kWriteChunk + (64 << 10));  // one buffer for the whole write, never regrown
   uint32_t crc = 0;
-  Status s;
-  Pacer pacer(bytes_per_s);
-  auto flush = [&]() {
-    crc = crc32c::Extend(crc, buf.data(), buf.size());
-    s = (*f)->Append(AsBytes(buf));
-    // Written back as it goes: the fsync at the end then finds little to write, and the
-    // commits' own fdatasyncs never queue behind the whole extent at once.
-    (*f)->StartWriteback();
-    pacer.Pace(buf.size());
-    buf.clear();
-  };
-  // Each entry: varint key length, key, varint value length, value, varint version.
-  auto put = [&buf](std::string_view key, const StateEntry& e) { PutStateEntry(&buf, key, e); };
-  for (;;) {
-    Result<bool> more = state.Next(kScanChunk, put);
-    if (!more.ok()) {
-      s = more.status();
-      break;
-    }
-    if (buf.size() >= kWriteChunk || !*more) flush();
-    if (!s.ok() || !*more) break;
-  }
+  Status s = WriteStateEntries(state, f->get(), &buf, kWriteChunk, bytes_per_s,
+                               [&crc](std::string_view b) {
+                                 crc = crc32c::Extend(crc, b.data(), b.size());
+                               });
   if (s.ok()) {
     buf.append(kTrailerMagic, 8);
     PutFixed64(&buf, h.keys);

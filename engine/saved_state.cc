@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "base/pacer.h"
+
 namespace tranship {
 
 void EncodeSavedStateHeader(std::string* dst, std::string_view magic, uint32_t version,
@@ -35,6 +37,40 @@ SavedStateHeader DecodeSavedStateHeader(const uint8_t* p) {
   h.keys = DecodeFixed64(p + 80);
   h.created_us = DecodeFixed64(p + 88);
   return h;
+}
+
+namespace {
+// Entries read from the state under its lock at a time: a commit waits for at most one.
+constexpr size_t kScanChunk = 1024;
+}  // namespace
+
+Status WriteStateEntries(StateView& state, WritableFile* f, std::string* buf,
+                         size_t flush_bytes, uint64_t bytes_per_s,
+                         const std::function<void(std::string_view bytes)>& digest,
+                         const std::function<void(uint64_t entries, uint64_t bytes)>& progress) {
+  buf->reserve(flush_bytes + (64 << 10));  // one buffer for the whole write, never regrown
+  Pacer pacer(bytes_per_s);
+  uint64_t entries = 0, bytes = 0;
+  auto put = [&](std::string_view key, const StateEntry& e) {
+    PutStateEntry(buf, key, e);
+    entries++;
+  };
+  for (;;) {
+    Result<bool> more = state.Next(kScanChunk, put);
+    if (!more.ok()) return more.status();
+    if (buf->size() >= flush_bytes || !*more) {
+      digest(*buf);
+      TRANSHIP_RETURN_IF_ERROR(f->Append(AsBytes(*buf)));
+      // Written back as it goes: the fsync at the end then finds little to write, and
+      // the commits' own fdatasyncs never queue behind the whole state at once.
+      f->StartWriteback();
+      pacer.Pace(buf->size());
+      bytes += buf->size();
+      buf->clear();
+      if (progress) progress(entries, bytes);
+    }
+    if (!*more) return Status::OK();
+  }
 }
 
 }  // namespace tranship

@@ -9,10 +9,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "base/coding.h"
+#include "base/env.h"
+#include "base/status.h"
 #include "engine/extent.h"
 #include "tranlog/types.h"
 
@@ -47,5 +50,17 @@ inline void PutStateEntry(std::string* dst, std::string_view key, const StateEnt
   PutLengthPrefixed(dst, e.value);
   PutVarint64(dst, e.version);
 }
+
+// Writes the entries of `state` to `f` after what `buf` already holds (the header): they
+// are encoded into `buf` one scan chunk at a time, and `buf` is appended whenever it
+// holds `flush_bytes` and at the end, each time after `digest` has seen its bytes. Every
+// append is written back at once and paced to `bytes_per_s` (base/pacer.h). `progress`
+// (if set) hears the entries and bytes written so far after each append. On return `buf`
+// is empty; the first error of the scan or of an append stops the write.
+Status WriteStateEntries(StateView& state, WritableFile* f, std::string* buf,
+                         size_t flush_bytes, uint64_t bytes_per_s,
+                         const std::function<void(std::string_view bytes)>& digest,
+                         const std::function<void(uint64_t entries, uint64_t bytes)>& progress =
+                             nullptr);
 
 }  // namespace tranship

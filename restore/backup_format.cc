@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "base/pacer.h"
 #include "base/crc32c.h"
 #include "engine/saved_state.h"
 #include "tranlog/format.h"
@@ -19,8 +18,6 @@ namespace {
 // Entries are buffered to this size before each write, and read in chunks of it: few
 // system calls, bounded memory, and a progress report per chunk.
 constexpr size_t kChunk = 4 << 20;
-// Entries read from the state under its lock at a time: a commit waits for at most one.
-constexpr size_t kScanChunk = 1024;
 // A key or value longer than one tranlog record could never have been committed.
 constexpr uint64_t kMaxFieldSize = tranlog::kMaxPayloadSize;
 
@@ -181,31 +178,13 @@ Status WriteBackupFile(Env* env, const std::string& path, const BackupHeader& he
   Sha256 sha;
   BackupProgress pr{0, h.keys, 0, 0};
   std::string buf = EncodeHeader(h);
-  buf.reserve(kChunk + (64 << 10));  // one buffer for the whole write, never regrown
-  Status s;
-  Pacer pacer(bytes_per_s);
-  auto flush = [&]() {
-    sha.Update(buf);
-    s = (*f)->Append(AsBytes(buf));
-    (*f)->StartWriteback();  // as the extent does (engine/extent.cc)
-    pacer.Pace(buf.size());
-    pr.bytes_done += buf.size();
-    buf.clear();
-    if (s.ok() && progress) progress(pr);
-  };
-  auto put = [&](std::string_view key, const StateEntry& e) {
-    PutStateEntry(&buf, key, e);
-    pr.keys_done++;
-  };
-  for (;;) {
-    Result<bool> more = state.Next(kScanChunk, put);
-    if (!more.ok()) {
-      s = more.status();
-      break;
-    }
-    if (buf.size() >= kChunk || !*more) flush();
-    if (!s.ok() || !*more) break;
-  }
+  Status s = WriteStateEntries(
+      state, f->get(), &buf, kChunk, bytes_per_s, [&sha](std::string_view b) { sha.Update(b); },
+      [&](uint64_t entries, uint64_t bytes) {
+        pr.keys_done = entries;
+        pr.bytes_done = bytes;
+        if (progress) progress(pr);
+      });
   if (s.ok()) {
     buf.append(kBackupTrailerMagic, 8);
     PutFixed64(&buf, h.keys);
