@@ -10,6 +10,7 @@ namespace {
 
 constexpr uint64_t kMaxTranlogSizeMb = 1u << 20;        // 1 TiB per file is plenty
 constexpr uint32_t kMaxCheckpointIntervalS = 7 * 86400;  // a week
+constexpr uint32_t kMaxStateWriteRateMb = 1000000;       // a TB/s: no disk is that fast
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -83,8 +84,18 @@ std::string Apply(std::string_view key, std::string_view value, StoneConfig* con
     config->checkpoint_interval_s = static_cast<uint32_t>(s);
     return "";
   }
+  if (key == "STN_STATE_WRITE_RATE") {
+    uint64_t mb;
+    if (!ParseUint(value, &mb) || mb > kMaxStateWriteRateMb) {
+      return fmt::format("STN_STATE_WRITE_RATE must be MB per second from 0 (no limit) to {}, "
+                         "not '{}'", kMaxStateWriteRateMb, value);
+    }
+    config->state_write_rate_mb = static_cast<uint32_t>(mb);
+    return "";
+  }
   return fmt::format("unknown key '{}'; known keys are STN_TRAN_LOG_DIRECTORIES, "
-                     "STN_TRAN_LOG_SIZES, STN_TRAN_LOG_PREFIX, STN_CHECKPOINT_INTERVAL", key);
+                     "STN_TRAN_LOG_SIZES, STN_TRAN_LOG_PREFIX, STN_CHECKPOINT_INTERVAL, "
+                     "STN_STATE_WRITE_RATE", key);
 }
 
 }  // namespace
@@ -136,8 +147,12 @@ std::string FormatConfig(const StoneConfig& c) {
       "# Tranlog file names are PREFIX<N>.dbf.\n"
       "STN_TRAN_LOG_PREFIX = {};\n"
       "# Seconds between automatic checkpoints (0: only explicit and clean-stop ones).\n"
-      "STN_CHECKPOINT_INTERVAL = {};\n",
-      dirs, c.tranlog_size_mb, c.tranlog_prefix, c.checkpoint_interval_s);
+      "STN_CHECKPOINT_INTERVAL = {};\n"
+      "# MB per second at most for checkpoints and full backups while commits go on, so\n"
+      "# that the commits' fdatasyncs do not wait behind them (0: no limit).\n"
+      "STN_STATE_WRITE_RATE = {};\n",
+      dirs, c.tranlog_size_mb, c.tranlog_prefix, c.checkpoint_interval_s,
+      c.state_write_rate_mb);
 }
 
 Result<StoneConfig> LoadConfig(Env* env, const std::string& path) {

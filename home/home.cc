@@ -126,6 +126,7 @@ EngineOptions Home::EngineOptionsFor(const std::string& name, const StoneConfig&
   o.tranlog_prefix = c.tranlog_prefix;
   o.tranlog_size_bytes = c.tranlog_size_mb << 20;
   o.checkpoint_interval_s = c.checkpoint_interval_s;
+  o.state_write_bytes_per_s = uint64_t{c.state_write_rate_mb} << 20;
   return o;
 }
 

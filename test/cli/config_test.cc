@@ -14,6 +14,7 @@ TEST_CASE("EmptyConfigGivesDefaults") {
   CHECK(c->tranlog_size_mb == 100);
   CHECK(c->tranlog_prefix == "tranlog");
   CHECK(c->checkpoint_interval_s == 300);
+  CHECK(c->state_write_rate_mb == 64);
 }
 
 TEST_CASE("AllKeysWithCommentsAndBlanks") {
@@ -43,12 +44,14 @@ TEST_CASE("FormatConfigRoundTrips") {
   in.tranlog_size_mb = 7;
   in.tranlog_prefix = "log";
   in.checkpoint_interval_s = 60;
+  in.state_write_rate_mb = 0;
   Result<StoneConfig> out = ParseConfig(FormatConfig(in));
   REQUIRE(out.ok());
   CHECK(out->tranlog_dirs == in.tranlog_dirs);
   CHECK(out->tranlog_size_mb == 7);
   CHECK(out->tranlog_prefix == "log");
   CHECK(out->checkpoint_interval_s == 60);
+  CHECK(out->state_write_rate_mb == 0);
   // Without directories the default relative one is written, which parses back.
   Result<StoneConfig> defaults = ParseConfig(FormatConfig(StoneConfig()));
   REQUIRE(defaults.ok());
@@ -76,6 +79,8 @@ TEST_CASE("BadLinesNameFileAndLine") {
   CheckBad("STN_TRAN_LOG_SIZES = 0;\n", 1, "size in MB");
   CheckBad("STN_TRAN_LOG_SIZES = 10, 20;\n", 1, "one size");
   CheckBad("STN_CHECKPOINT_INTERVAL = -1;\n", 1, "seconds");
+  CheckBad("STN_STATE_WRITE_RATE = fast;\n", 1, "MB per second");
+  CheckBad("STN_STATE_WRITE_RATE = 99999999;\n", 1, "MB per second");
   CheckBad("STN_CHECKPOINT_INTERVAL = 99999999999999999999999;\n", 1, "seconds");
   CheckBad("STN_TRAN_LOG_PREFIX = a/b;\n", 1, "prefix");
   CheckBad("STN_TRAN_LOG_DIRECTORIES = /a,,/b;\n", 1, "empty directory");
