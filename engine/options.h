@@ -20,7 +20,7 @@ struct EngineOptions {
   // While commits go on, a checkpoint's extent and a full backup write the state at most
   // this fast, so that the commits' fdatasyncs do not queue behind them (0: no limit).
   // The clean stop and entering restore mode write at the disk's speed.
-  uint64_t state_write_bytes_per_s = 64ull << 20;
+  uint64_t state_write_bytes_per_s = 16ull << 20;
   bool restore_mode = false;                   // no writes accepted (startstone -R)
   Env* env = nullptr;                          // nullptr: Env::Default()
   std::string stone_name = "the stone";        // named in operator messages

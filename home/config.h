@@ -30,7 +30,7 @@ struct StoneConfig {
   uint32_t checkpoint_interval_s = 300;
   // MB/s at most for a checkpoint's extent and a full backup while commits go on
   // (EngineOptions::state_write_bytes_per_s); 0: no limit.
-  uint32_t state_write_rate_mb = 64;
+  uint32_t state_write_rate_mb = 16;
 };
 
 // Parses the text of a configuration file. `source` names the file in error messages,

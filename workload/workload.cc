@@ -76,6 +76,7 @@ void Writer(const Home& home, const std::string& name, const std::string& prefix
 struct LagSampler {
   std::vector<std::string> sockets;
   std::vector<std::vector<double>> ms;  // per standby
+  std::vector<double> commit_ms;        // the sampler's own commits on the primary
   std::string error;
 
   void Run(const Home& home, const std::string& name, const std::string& prefix,
@@ -103,6 +104,8 @@ struct LagSampler {
         if (n == 0 || running->load() > 0) error = tid.status().message();
         return;
       }
+      // A slow sample whose commit was slow stalled on the primary, before shipping.
+      commit_ms.push_back(static_cast<double>(MonotonicNanos() - t0) / 1e6);
       // Every standby is read in each round, so that each figure is its own.
       std::vector<bool> seen(standbys.size(), false);
       for (size_t left = standbys.size(); left > 0;) {
@@ -132,6 +135,13 @@ struct LagSampler {
   }
 
   void Print() {
+    if (!commit_ms.empty()) {
+      std::vector<double>& v = commit_ms;
+      std::sort(v.begin(), v.end());
+      fmt::print("workload: the lag sampler's commits on the primary: p50 {:.2f} ms, p99 {:.2f} "
+                 "ms, max {:.2f} ms\n",
+                 v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)], v.back());
+    }
     for (size_t i = 0; i < ms.size(); i++) {
       std::vector<double>& v = ms[i];
       if (v.empty()) continue;

@@ -21,7 +21,8 @@
 // --visible-on measures replication lag as a client sees it: beside the writers, a
 // sampler commits one key "<P>-lag/<n>" every 10 ms and reads each standby stone (its
 // Unix socket, e.g. another host's run/NAME.sock) until the key is there, then prints
-// commit -> visible p50/p99/max per standby.
+// commit -> visible p50/p99/max per standby, and beside them how long its commits took
+// on the primary: a slow sample with a slow commit stalled before anything shipped.
 //
 // The tranship command (cli/workload_command.cc) parses the flags into WorkloadOptions.
 

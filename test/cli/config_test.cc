@@ -14,7 +14,7 @@ TEST_CASE("EmptyConfigGivesDefaults") {
   CHECK(c->tranlog_size_mb == 100);
   CHECK(c->tranlog_prefix == "tranlog");
   CHECK(c->checkpoint_interval_s == 300);
-  CHECK(c->state_write_rate_mb == 64);
+  CHECK(c->state_write_rate_mb == 16);
 }
 
 TEST_CASE("AllKeysWithCommentsAndBlanks") {
