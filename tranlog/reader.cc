@@ -246,6 +246,9 @@ std::string GuessPrefix(Env* env, const std::string& dir) {
 namespace {
 
 // "tranlog 4 is missing", "tranlogs 2 to 9 are missing", "tranlogs 3, 5 are missing".
+// The widest gap between two files that VerifyFiles lists id by id.
+constexpr uint64_t kMaxGapListed = 100000;
+
 std::string DescribeMissing(const std::vector<uint64_t>& ids) {
   if (ids.size() == 1) return fmt::format("tranlog {} is missing", ids[0]);
   if (ids.back() - ids.front() + 1 == ids.size()) {
@@ -295,7 +298,15 @@ VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
     // (`elsewhere`), or missing.
     std::vector<uint64_t> missing;
     bool gap_elsewhere = false;
-    if (prev && sum->header.file_id > prev->header.file_id + 1) {
+    bool gap_too_wide = false;
+    if (prev && sum->header.file_id > prev->header.file_id + 1 + kMaxGapListed) {
+      // A gap wider than any set of directories explains (a damaged or foreign header
+      // names a far-away id): named as one range, never listed id by id.
+      gap_too_wide = true;
+      rep.errors.push_back(fmt::format("{}: tranlogs {} to {} ({} files) are missing before it",
+                                       name, prev->header.file_id + 1, sum->header.file_id - 1,
+                                       sum->header.file_id - prev->header.file_id - 1));
+    } else if (prev && sum->header.file_id > prev->header.file_id + 1) {
       for (uint64_t id = prev->header.file_id + 1; id < sum->header.file_id; id++) {
         if (elsewhere && elsewhere(id)) {
           rep.elsewhere.push_back(id);
@@ -307,7 +318,7 @@ VerifyReport VerifyFiles(Env* env, const std::vector<std::string>& paths,
     }
     if (!missing.empty()) {
       rep.errors.push_back(fmt::format("{}: {} before it", name, DescribeMissing(missing)));
-    } else if (prev && !gap_elsewhere) {
+    } else if (prev && !gap_elsewhere && !gap_too_wide) {
       const FileHeader& h = sum->header;
       if (!prev->ends_with_log_switch) {
         rep.errors.push_back(fmt::format("{}: does not end with a log switch but a newer file follows",
