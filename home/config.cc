@@ -39,63 +39,87 @@ bool ParseUint(std::string_view s, uint64_t* out) {
 
 bool IsKeyChar(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 
+// One configuration key: its name and how a value is checked and stored. Each returns an
+// empty string or what is wrong with the value, in words for the operator. A new key is
+// one row of kKeys (and one line of FormatConfig and docs/home-layout.md).
+struct Key {
+  std::string_view name;
+  std::string (*apply)(std::string_view value, StoneConfig* config);
+};
+
+std::string ApplyTranlogDirs(std::string_view value, StoneConfig* config) {
+  config->tranlog_dirs.clear();
+  for (std::string_view dir : SplitList(value)) {
+    if (dir.empty()) return "empty directory name in STN_TRAN_LOG_DIRECTORIES";
+    config->tranlog_dirs.emplace_back(dir);
+  }
+  return "";
+}
+
+std::string ApplyTranlogSizes(std::string_view value, StoneConfig* config) {
+  // GemStone lists one size per directory; tranship rotates every file at one size.
+  uint64_t first = 0;
+  for (std::string_view item : SplitList(value)) {
+    uint64_t mb;
+    if (!ParseUint(item, &mb) || mb == 0 || mb > kMaxTranlogSizeMb) {
+      return fmt::format("STN_TRAN_LOG_SIZES must be a size in MB from 1 to {}, not '{}'",
+                         kMaxTranlogSizeMb, item);
+    }
+    if (first != 0 && mb != first) {
+      return "STN_TRAN_LOG_SIZES lists different sizes; tranship uses one size for "
+             "every directory";
+    }
+    first = mb;
+  }
+  config->tranlog_size_mb = first;
+  return "";
+}
+
+std::string ApplyTranlogPrefix(std::string_view value, StoneConfig* config) {
+  if (value.empty() || value.find_first_of("/ \t,") != std::string_view::npos) {
+    return fmt::format("STN_TRAN_LOG_PREFIX must be a file name prefix without '/', "
+                       "blanks or commas, not '{}'", value);
+  }
+  config->tranlog_prefix = std::string(value);
+  return "";
+}
+
+std::string ApplyCheckpointInterval(std::string_view value, StoneConfig* config) {
+  uint64_t s;
+  if (!ParseUint(value, &s) || s > kMaxCheckpointIntervalS) {
+    return fmt::format("STN_CHECKPOINT_INTERVAL must be seconds from 0 to {}, not '{}'",
+                       kMaxCheckpointIntervalS, value);
+  }
+  config->checkpoint_interval_s = static_cast<uint32_t>(s);
+  return "";
+}
+
+std::string ApplyStateWriteRate(std::string_view value, StoneConfig* config) {
+  uint64_t mb;
+  if (!ParseUint(value, &mb) || mb > kMaxStateWriteRateMb) {
+    return fmt::format("STN_STATE_WRITE_RATE must be MB per second from 0 (no limit) to {}, "
+                       "not '{}'", kMaxStateWriteRateMb, value);
+  }
+  config->state_write_rate_mb = static_cast<uint32_t>(mb);
+  return "";
+}
+
+constexpr Key kKeys[] = {
+    {"STN_TRAN_LOG_DIRECTORIES", ApplyTranlogDirs},
+    {"STN_TRAN_LOG_SIZES", ApplyTranlogSizes},
+    {"STN_TRAN_LOG_PREFIX", ApplyTranlogPrefix},
+    {"STN_CHECKPOINT_INTERVAL", ApplyCheckpointInterval},
+    {"STN_STATE_WRITE_RATE", ApplyStateWriteRate},
+};
+
 // Applies one KEY = value; returns an empty string or what is wrong with it.
 std::string Apply(std::string_view key, std::string_view value, StoneConfig* config) {
-  if (key == "STN_TRAN_LOG_DIRECTORIES") {
-    config->tranlog_dirs.clear();
-    for (std::string_view dir : SplitList(value)) {
-      if (dir.empty()) return "empty directory name in STN_TRAN_LOG_DIRECTORIES";
-      config->tranlog_dirs.emplace_back(dir);
-    }
-    return "";
+  for (const Key& k : kKeys) {
+    if (k.name == key) return k.apply(value, config);
   }
-  if (key == "STN_TRAN_LOG_SIZES") {
-    // GemStone lists one size per directory; tranship rotates every file at one size.
-    uint64_t first = 0;
-    for (std::string_view item : SplitList(value)) {
-      uint64_t mb;
-      if (!ParseUint(item, &mb) || mb == 0 || mb > kMaxTranlogSizeMb) {
-        return fmt::format("STN_TRAN_LOG_SIZES must be a size in MB from 1 to {}, not '{}'",
-                           kMaxTranlogSizeMb, item);
-      }
-      if (first != 0 && mb != first) {
-        return "STN_TRAN_LOG_SIZES lists different sizes; tranship uses one size for "
-               "every directory";
-      }
-      first = mb;
-    }
-    config->tranlog_size_mb = first;
-    return "";
-  }
-  if (key == "STN_TRAN_LOG_PREFIX") {
-    if (value.empty() || value.find_first_of("/ \t,") != std::string_view::npos) {
-      return fmt::format("STN_TRAN_LOG_PREFIX must be a file name prefix without '/', "
-                         "blanks or commas, not '{}'", value);
-    }
-    config->tranlog_prefix = std::string(value);
-    return "";
-  }
-  if (key == "STN_CHECKPOINT_INTERVAL") {
-    uint64_t s;
-    if (!ParseUint(value, &s) || s > kMaxCheckpointIntervalS) {
-      return fmt::format("STN_CHECKPOINT_INTERVAL must be seconds from 0 to {}, not '{}'",
-                         kMaxCheckpointIntervalS, value);
-    }
-    config->checkpoint_interval_s = static_cast<uint32_t>(s);
-    return "";
-  }
-  if (key == "STN_STATE_WRITE_RATE") {
-    uint64_t mb;
-    if (!ParseUint(value, &mb) || mb > kMaxStateWriteRateMb) {
-      return fmt::format("STN_STATE_WRITE_RATE must be MB per second from 0 (no limit) to {}, "
-                         "not '{}'", kMaxStateWriteRateMb, value);
-    }
-    config->state_write_rate_mb = static_cast<uint32_t>(mb);
-    return "";
-  }
-  return fmt::format("unknown key '{}'; known keys are STN_TRAN_LOG_DIRECTORIES, "
-                     "STN_TRAN_LOG_SIZES, STN_TRAN_LOG_PREFIX, STN_CHECKPOINT_INTERVAL, "
-                     "STN_STATE_WRITE_RATE", key);
+  std::string known;
+  for (const Key& k : kKeys) known += fmt::format("{}{}", known.empty() ? "" : ", ", k.name);
+  return fmt::format("unknown key '{}'; known keys are {}", key, known);
 }
 
 }  // namespace

@@ -89,4 +89,17 @@ TEST_CASE("BadLinesNameFileAndLine") {
   CheckBad("STN_TRAN_LOG_PREFIX = a; b;\n", 1, "more than one ';'");
 }
 
+TEST_CASE("UnknownKeyNamesEveryKnownKey") {
+  // The list in the message comes from the key table: every key a file may set.
+  Result<StoneConfig> c = ParseConfig("STN_NO_SUCH_KEY = 1;\n");
+  REQUIRE_FALSE(c.ok());
+  for (const char* key : {"STN_TRAN_LOG_DIRECTORIES", "STN_TRAN_LOG_SIZES", "STN_TRAN_LOG_PREFIX",
+                          "STN_CHECKPOINT_INTERVAL", "STN_STATE_WRITE_RATE"}) {
+    CAPTURE(key);
+    CHECK(c.status().message().find(key) != std::string::npos);
+    // ... and what `stone create` writes sets each of them.
+    CHECK(FormatConfig(StoneConfig()).find(std::string(key) + " = ") != std::string::npos);
+  }
+}
+
 }  // namespace tranship::home
